@@ -1,0 +1,37 @@
+# mmkd_det set-up and main jobs. `make quickstart` and `make test` install
+# everything they need first (once): a .venv with torch 2.13.0, mmcv 2.1.0
+# with compiled ops, mmdet 3.3.0 and this package in editable mode.
+PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.mmkd_det-installed
+# A prebuilt mmcv wheel (same torch build and Python) skips the ~10 min build.
+WHEEL_CACHE ?= ../shared/wheels
+FIND_LINKS := $(if $(wildcard $(WHEEL_CACHE)/*.whl),--find-links $(WHEEL_CACHE),)
+PIP := $(VPY) -m pip install --disable-pip-version-check
+TORCH_VERSION ?= 2.13.0
+QUICKSTART_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install quickstart test clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py Makefile
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip wheel "setuptools>=77,<81"
+	$(PIP) torch==$(TORCH_VERSION)
+	# mmcv needs torch at build time, hence no build isolation.
+	MMCV_WITH_OPS=1 FORCE_CUDA=0 $(PIP) --no-build-isolation $(FIND_LINKS) mmcv==2.1.0
+	$(PIP) $(FIND_LINKS) -e ".[tests]"
+	$(VPY) -c "import mmcv.ops, mmdet, mmkd_det; print('mmkd_det', mmkd_det.__version__, 'ready')"
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(VPY) tools/quickstart.py $(QUICKSTART_ARGS)
+
+test: $(STAMP)
+	$(VPY) -m pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) work_dirs data/shapes *.egg-info

@@ -1,0 +1,3 @@
+# Decoupled KD (DKD) on the RoI classification logits.
+_base_ = '../_base_/roi-distill_r50-mbv2_fpn_coco.py'
+model = dict(logit_losses=dict(loss_dkd_cls={{_base_.dkd_loss}}))

@@ -1,0 +1,3 @@
+# Hinton KD on the RoI classification logits.
+_base_ = '../_base_/roi-distill_shapes.py'
+model = dict(logit_losses=dict(loss_kd_cls={{_base_.kd_loss}}))

@@ -1,0 +1,3 @@
+# LDRLD: local dense relational logit distillation on RoI logits.
+_base_ = '../_base_/roi-distill_r50-mbv2_fpn_coco.py'
+model = dict(logit_losses=dict(loss_ldrld_cls={{_base_.ldrld_loss}}))

@@ -1,0 +1,3 @@
+# DKD on Z-score (logit-standardized) RoI logits.
+_base_ = '../_base_/roi-distill_r101-r18_fpn_coco.py'
+model = dict(logit_losses=dict(loss_dkd_cls={{_base_.zscore_dkd_loss}}))

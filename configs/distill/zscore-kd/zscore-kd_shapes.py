@@ -1,0 +1,3 @@
+# KD on Z-score (logit-standardized) RoI logits.
+_base_ = '../_base_/roi-distill_shapes.py'
+model = dict(logit_losses=dict(loss_kd_cls={{_base_.zscore_kd_loss}}))

@@ -1,0 +1,3 @@
+from .shapes import SHAPES_CLASSES, ShapesDataset, generate_shapes_dataset
+
+__all__ = ['SHAPES_CLASSES', 'ShapesDataset', 'generate_shapes_dataset']

@@ -1,0 +1,115 @@
+"""Config edits shared by the training and testing tools."""
+from mmengine.config import Config, ConfigDict
+
+_DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_EVALUATORS = ('val_evaluator', 'test_evaluator')
+
+
+def _datasets(loader_cfg: ConfigDict):
+    """Yield the dataset configs of a dataloader, through dataset wrappers."""
+    stack = [loader_cfg.get('dataset')]
+    while stack:
+        dataset = stack.pop()
+        if dataset is None:
+            continue
+        if isinstance(dataset, (list, tuple)):
+            stack.extend(dataset)
+        elif 'datasets' in dataset:  # ConcatDataset
+            stack.extend(dataset['datasets'])
+        elif 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset
+            stack.append(dataset['dataset'])
+        else:
+            yield dataset
+
+
+def override_data_root(cfg: Config, data_root: str) -> None:
+    """Point every dataset and COCO evaluator of ``cfg`` at ``data_root``.
+
+    A config's evaluator ``ann_file`` is spelled out as ``data_root + ...`` when
+    the config is read, so overriding ``data_root`` alone would leave the
+    evaluators reading the old annotations; this rewrites both consistently.
+
+    Args:
+        cfg (Config): config edited in place.
+        data_root (str): the new dataset root, e.g. ``/datasets/coco/``.
+    """
+    if not data_root.endswith('/'):
+        data_root += '/'
+    old_roots = set()
+    for loader in _DATALOADERS:
+        if cfg.get(loader) is None:
+            continue
+        for dataset in _datasets(cfg[loader]):
+            if dataset.get('data_root'):
+                old_roots.add(dataset['data_root'])
+            dataset['data_root'] = data_root
+    for name in _EVALUATORS:
+        evaluators = cfg.get(name)
+        if evaluators is None:
+            continue
+        for evaluator in (evaluators if isinstance(evaluators, (list, tuple))
+                          else [evaluators]):
+            ann_file = evaluator.get('ann_file')
+            if not ann_file:
+                continue
+            for old in sorted(old_roots, key=len, reverse=True):
+                if ann_file.startswith(old):
+                    evaluator['ann_file'] = data_root + ann_file[len(old):]
+                    break
+            else:
+                raise ValueError(
+                    f'Cannot move {name}.ann_file="{ann_file}" to '
+                    f'--data-root {data_root}: it does not lie under the '
+                    f'datasets\' data_root {sorted(old_roots)}. Set it with '
+                    f'--cfg-options {name}.ann_file=...')
+    cfg.data_root = data_root
+
+
+def add_common_args(parser) -> None:
+    """Arguments that ``tools/train.py`` and ``tools/test.py`` share."""
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--data-root',
+        help='dataset root that replaces the config\'s (datasets and COCO '
+        'evaluators alike)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, xxx=yyy format, e.g. '
+        'model.teacher.checkpoint=/path/teacher.pth')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_tool_config(args) -> Config:
+    """Read the config and apply the shared command-line overrides.
+
+    Args:
+        args (argparse.Namespace): parsed :func:`add_common_args` arguments
+            plus ``config``.
+
+    Returns:
+        Config: the config, with ``launcher`` and ``work_dir`` set.
+    """
+    import os
+    import os.path as osp
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.data_root is not None:
+        override_data_root(cfg, args.data_root)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg

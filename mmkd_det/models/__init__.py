@@ -1,0 +1,1 @@
+from . import connectors, distillers, losses  # noqa: F401

@@ -1,0 +1,99 @@
+"""Build a frozen teacher detector from a config and a checkpoint."""
+import os.path as osp
+from typing import Union
+
+import torch.nn as nn
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import _load_checkpoint
+from mmdet.registry import MODELS
+
+_SCOPE_SEP = '::'
+
+
+def load_model_config(config: Union[str, dict]) -> ConfigDict:
+    """Return the ``model`` config named by ``config``.
+
+    Args:
+        config (str | dict): a config file path (absolute; in config files
+            write ``'{{fileDirname}}/...'`` so that it does not depend on the
+            working directory), an ``mmdet::`` path such as
+            ``'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'``, or an
+            inline model dict.
+
+    Returns:
+        ConfigDict: the model config.
+    """
+    if isinstance(config, dict):
+        return ConfigDict(config)
+    if not isinstance(config, str):
+        raise TypeError('teacher.config must be a config path or a model '
+                        f'dict, got {type(config).__name__}.')
+    if _SCOPE_SEP in config:
+        from mmengine.hub import get_config
+        return get_config(config).model
+    if not osp.isfile(config):
+        raise FileNotFoundError(
+            f'Teacher config not found: {config}. Give an existing file (in '
+            'a config, `{{fileDirname}}/...` resolves relative to that '
+            'config), an `mmdet::` path, or an inline model dict.')
+    return Config.fromfile(config).model
+
+
+def _state_dict_of(checkpoint: dict) -> dict:
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    # checkpoints written from a DDP-wrapped model carry a `module.` prefix
+    return {
+        (k[len('module.'):] if k.startswith('module.') else k): v
+        for k, v in state_dict.items()
+    }
+
+
+def build_teacher(config: Union[str, dict], checkpoint: str) -> nn.Module:
+    """Build the teacher, load its weights strictly and freeze it.
+
+    Args:
+        config (str | dict): see :func:`load_model_config`.
+        checkpoint (str): path or URL of the trained teacher's checkpoint.
+
+    Returns:
+        nn.Module: the teacher in eval mode with ``requires_grad=False``,
+        marked as initialised so that ``init_weights`` leaves it alone.
+    """
+    model_cfg = load_model_config(config)
+    if not checkpoint:
+        raise ValueError(
+            'model.teacher.checkpoint is not set: a distiller needs a trained '
+            'teacher. Train one (tools/train.py TEACHER_CONFIG) and pass '
+            '--cfg-options model.teacher.checkpoint=/path/to/teacher.pth')
+    is_url = checkpoint.startswith(('http://', 'https://', 's3://'))
+    if not is_url and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'Teacher checkpoint not found: {checkpoint}. Train the teacher '
+            'first (for the shapes pair: `make quickstart` or tools/train.py '
+            'configs/detectors/faster-rcnn_r34-w32_fpn_shapes.py) or set '
+            'model.teacher.checkpoint=/path/to/teacher.pth')
+    teacher = MODELS.build(model_cfg)
+    try:
+        state = _load_checkpoint(checkpoint, map_location='cpu')
+    except Exception as err:  # any unreadable or corrupt file
+        raise RuntimeError(
+            f'Could not read the teacher checkpoint {checkpoint}: {err}. '
+            'Check that it is a complete torch checkpoint of the teacher.'
+        ) from err
+    state_dict = _state_dict_of(state)
+    result = teacher.load_state_dict(state_dict, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f'The teacher checkpoint {checkpoint} does not fit the teacher '
+            f'config: {len(result.missing_keys)} missing keys (e.g. '
+            f'{result.missing_keys[:3]}) and {len(result.unexpected_keys)} '
+            f'unexpected keys (e.g. {result.unexpected_keys[:3]}). Use the '
+            'config the teacher was trained with.')
+    teacher.requires_grad_(False)
+    teacher.eval()
+    # The weights are loaded: the runner's init_weights() must not reset them
+    # (nor fetch the ImageNet weights named in the teacher's init_cfg).
+    teacher._is_init = True
+    print_log(f'Loaded teacher from {checkpoint}', logger='current')
+    return teacher

@@ -1,0 +1,148 @@
+"""Decoupled Knowledge Distillation (DKD) of RoI classification logits."""
+from typing import Optional, Tuple
+
+import torch
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from .logit_norm import upcast
+from .kd_loss import BaseLogitDistillLoss, kl_from_log_probs
+
+# The public DKD code hides the target class from the non-target softmax by
+# subtracting this constant from its (temperature-scaled) logit.
+_TARGET_MASK_OFFSET = 1000.0
+
+
+def dkd_parts(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor,
+              temperature: float = 1.0) -> Tuple[Tensor, Tensor]:
+    """Per-RoI TCKD and NCKD terms of DKD, without the ``T^2`` factor.
+
+    With ``p = softmax(z / T)`` and ``t`` the label column:
+
+    * TCKD = KL([p_t, 1 - p_t]_teacher || [p_t, 1 - p_t]_student).
+    * NCKD = KL of the softmax over the non-target classes only (target
+      logit lowered by 1000 before the softmax, as in the public code).
+
+    ``log(1 - p_t)`` is computed as ``logsumexp(non-target) - logsumexp(all)``
+    rather than ``log(1 - p_t)``, so a confident model (p_t -> 1) gives no
+    ``log(0)``.
+
+    Args:
+        student_logits (Tensor): (N, C) student logits.
+        teacher_logits (Tensor): (N, C) teacher logits (detached here).
+        labels (Tensor): (N,) int labels in [0, C); background = C - 1 is the
+            target of background RoIs.
+        temperature (float): T > 0.
+
+    Returns:
+        tuple[Tensor, Tensor]: TCKD (N,) and NCKD (N,), float32 (float64
+        for float64 inputs).
+    """
+    s = upcast(student_logits) / temperature
+    t = upcast(teacher_logits.detach()) / temperature
+    target = labels.long().unsqueeze(1)
+    gt_mask = torch.zeros_like(s).scatter_(1, target, 1.0)
+    s_nt = s - _TARGET_MASK_OFFSET * gt_mask
+    t_nt = t - _TARGET_MASK_OFFSET * gt_mask
+
+    s_lse, t_lse = s.logsumexp(1), t.logsumexp(1)
+    s_nt_lse, t_nt_lse = s_nt.logsumexp(1), t_nt.logsumexp(1)
+    # Binary [log p_t, log(1 - p_t)] of each model, shape (N, 2).
+    s_bin = torch.stack([s.gather(1, target).squeeze(1) - s_lse,
+                         s_nt_lse - s_lse], 1)
+    t_bin = torch.stack([t.gather(1, target).squeeze(1) - t_lse,
+                         t_nt_lse - t_lse], 1)
+    tckd = kl_from_log_probs(t_bin, s_bin)
+    nckd = kl_from_log_probs(t_nt - t_nt_lse.unsqueeze(1),
+                             s_nt - s_nt_lse.unsqueeze(1))
+    return tckd, nckd
+
+
+def dkd_loss(student_logits: Tensor,
+             teacher_logits: Tensor,
+             labels: Tensor,
+             alpha: float = 1.0,
+             beta: float = 0.25,
+             temperature: float = 1.0) -> Tensor:
+    """Per-RoI DKD loss ``T^2 * (alpha * TCKD + beta * NCKD)``.
+
+    Args:
+        student_logits (Tensor): (N, C) student logits.
+        teacher_logits (Tensor): (N, C) teacher logits (detached here).
+        labels (Tensor): (N,) int labels in [0, C).
+        alpha (float): TCKD weight. Defaults to 1.0.
+        beta (float): NCKD weight. Defaults to 0.25.
+        temperature (float): T > 0. Defaults to 1.0.
+
+    Returns:
+        Tensor: (N,) per-RoI losses, float32 (float64 for float64 inputs).
+    """
+    tckd, nckd = dkd_parts(student_logits, teacher_logits, labels,
+                           temperature)
+    return temperature**2 * (alpha * tckd + beta * nckd)
+
+
+@MODELS.register_module()
+class DKDLoss(BaseLogitDistillLoss):
+    """Decoupled KD (Zhao et al., CVPR 2022, "Decoupled Knowledge
+    Distillation") on RoI logits, optionally with z-score standardization
+    (Sun et al., CVPR 2024, "Logit Standardization in Knowledge
+    Distillation"), which LS-KD applies to DKD.
+
+    ``loss = loss_weight * mean_i T^2 * (alpha * TCKD_i + beta * NCKD_i)``;
+    see :func:`dkd_parts`. Detection defaults: ``alpha=1, beta=0.25, T=1``.
+
+    Args:
+        alpha (float): TCKD weight. Defaults to 1.0.
+        beta (float): NCKD weight. Defaults to 0.25.
+        temperature (float): T > 0. Defaults to 1.0.
+        logit_norm (str | None): None or 'zscore'. Defaults to None.
+        loss_weight (float): Defaults to 1.0.
+        reduction (str): 'none', 'mean' or 'sum'. Defaults to 'mean'.
+    """
+
+    def __init__(self,
+                 alpha: float = 1.0,
+                 beta: float = 0.25,
+                 temperature: float = 1.0,
+                 logit_norm: Optional[str] = None,
+                 loss_weight: float = 1.0,
+                 reduction: str = 'mean') -> None:
+        super().__init__(
+            temperature=temperature,
+            logit_norm=logit_norm,
+            loss_weight=loss_weight,
+            reduction=reduction,
+            allowed_norms=(None, 'zscore'))
+        self.alpha = alpha
+        self.beta = beta
+
+    def forward(self,
+                student_logits: Tensor,
+                teacher_logits: Tensor,
+                labels: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            student_logits (Tensor): (N, C) student RoI logits.
+            teacher_logits (Tensor): (N, C) teacher logits on the same RoIs.
+            labels (Tensor): (N,) RoI labels in [0, C); required.
+            weight (Tensor, optional): (N,) per-RoI weights.
+            avg_factor (float, optional): Denominator of the mean.
+            reduction_override (str, optional): Overrides ``reduction``.
+
+        Returns:
+            Tensor: scalar, or (N,) with reduction 'none'; float32 for
+            fp16/fp32 inputs.
+        """
+        if labels is None:
+            raise ValueError('DKDLoss needs the RoI labels (N,) to split '
+                             'target and non-target classes; got None')
+        student, teacher, labels = self._prepare(student_logits,
+                                                 teacher_logits, labels)
+        loss = dkd_loss(student, teacher, labels, self.alpha, self.beta,
+                        self.temperature)
+        return self._reduce(loss, weight, avg_factor, reduction_override)

@@ -1,0 +1,282 @@
+"""Softened-KL knowledge distillation of RoI classification logits.
+
+This module also holds what every logit loss of the package shares (input
+checks, the softened KL, the upcast/detach/normalization preamble and the
+mmdet-style reduction) so that :mod:`.dkd_loss` and :mod:`.ldrld_loss` reuse
+it instead of duplicating it.
+
+Conventions (see REFERENCE.md): logits are ``(N, C)`` with C = num_classes + 1
+and the background in the last column; ``loss_weight`` multiplies
+``T^2 * KL`` averaged over the RoIs.
+"""
+import math
+from typing import Callable, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.models.losses.utils import weight_reduce_loss
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from .logit_norm import LOGIT_NORMS, build_logit_norm, upcast
+
+_REDUCTIONS = ('none', 'mean', 'sum')
+
+
+# ----------------------------------------------------------------------------
+# Shared pure helpers
+# ----------------------------------------------------------------------------
+def check_logit_pair(student_logits: Tensor, teacher_logits: Tensor) -> None:
+    """Raise ValueError unless both logit sets are 2-D and of equal shape."""
+    if student_logits.dim() != 2 or (student_logits.shape !=
+                                     teacher_logits.shape):
+        raise ValueError(
+            'student and teacher logits must both be (N, C) with the same '
+            f'shape, got student {tuple(student_logits.shape)} and teacher '
+            f'{tuple(teacher_logits.shape)}')
+
+
+def check_labels(labels: Optional[Tensor], num_rois: int,
+                 num_classes: int) -> Optional[Tensor]:
+    """Validate RoI labels: shape (N,), integer values in [0, C).
+
+    Args:
+        labels (Tensor | None): Labels of shape (N,); background = C - 1.
+        num_rois (int): N.
+        num_classes (int): C, background included.
+
+    Returns:
+        Tensor | None: ``labels`` as int64, or None if None was given.
+    """
+    if labels is None:
+        return None
+    if labels.dim() != 1 or labels.shape[0] != num_rois:
+        raise ValueError(f'labels must have shape ({num_rois},), got '
+                         f'{tuple(labels.shape)}')
+    if labels.is_floating_point() or labels.is_complex():
+        raise ValueError(f'labels must be integers, got {labels.dtype}')
+    # One host sync; a wrong label would otherwise index out of bounds.
+    if num_rois > 0 and bool(((labels < 0) | (labels >= num_classes)).any()):
+        raise ValueError(
+            f'labels must lie in [0, {num_classes}) (background = '
+            f'{num_classes - 1}), got min {int(labels.min())} and max '
+            f'{int(labels.max())}')
+    return labels.long()
+
+
+def check_temperature(temperature: float) -> float:
+    """Return ``temperature`` as float; ValueError unless finite and > 0."""
+    temperature = float(temperature)
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(
+            f'temperature must be a positive finite number, got {temperature}')
+    return temperature
+
+
+def kl_from_log_probs(log_p_teacher: Tensor,
+                      log_p_student: Tensor,
+                      dim: int = -1) -> Tensor:
+    """``KL(p_teacher || p_student)`` summed over ``dim``, from log-probs.
+
+    Working from log-probabilities (``p_t * (log p_t - log p_s)``) keeps
+    underflowed probabilities finite: a ``p_t`` of 0 multiplies a finite log
+    difference instead of ``log(0)``.
+    """
+    return (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim)
+
+
+def soft_kl(student_logits: Tensor,
+            teacher_logits: Tensor,
+            temperature: float = 1.0,
+            dim: int = -1) -> Tensor:
+    """``KL(softmax(t / T) || softmax(s / T))`` summed over ``dim``.
+
+    No ``T^2`` factor. Works on any shape, e.g. (N, C) or the (N, P, 2)
+    class pairs of LDRLD.
+    """
+    if temperature != 1.0:  # skip two full-size passes in the common T=1
+        student_logits = student_logits / temperature
+        teacher_logits = teacher_logits / temperature
+    return kl_from_log_probs(
+        F.log_softmax(teacher_logits, dim=dim),
+        F.log_softmax(student_logits, dim=dim), dim)
+
+
+def kd_loss(student_logits: Tensor,
+            teacher_logits: Tensor,
+            temperature: float = 1.0) -> Tensor:
+    """Per-RoI Hinton KD loss ``T^2 * KL(softmax(t/T) || softmax(s/T))``.
+
+    Args:
+        student_logits (Tensor): (N, C), any float dtype.
+        teacher_logits (Tensor): (N, C); detached here.
+        temperature (float): Softmax temperature T > 0.
+
+    Returns:
+        Tensor: (N,) per-RoI losses, float32 (float64 for float64 inputs).
+    """
+    return temperature**2 * soft_kl(upcast(student_logits),
+                                    upcast(teacher_logits.detach()),
+                                    temperature)
+
+
+# ----------------------------------------------------------------------------
+# Shared module base
+# ----------------------------------------------------------------------------
+class BaseLogitDistillLoss(nn.Module):
+    """Common constructor checks, preamble and reduction of logit losses.
+
+    Subclasses compute a per-RoI loss of shape (N,) in a pure function and
+    call :meth:`_prepare` before and :meth:`_reduce` after it.
+
+    Args:
+        temperature (float): Softmax temperature, > 0.
+        logit_norm (str | None): Normalization applied to teacher and student
+            logits separately before the loss.
+        loss_weight (float): Multiplies the reduced loss.
+        reduction (str): 'none', 'mean' or 'sum'.
+        eps (float, optional): eps of the normalization; None = its default.
+        sync_stats (bool): Cross-rank statistics (perception only).
+        allowed_norms (tuple): Normalizations this loss accepts.
+    """
+
+    def __init__(self,
+                 temperature: float = 1.0,
+                 logit_norm: Optional[str] = None,
+                 loss_weight: float = 1.0,
+                 reduction: str = 'mean',
+                 eps: Optional[float] = None,
+                 sync_stats: bool = False,
+                 allowed_norms: Tuple = LOGIT_NORMS) -> None:
+        super().__init__()
+        self.temperature = check_temperature(temperature)
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f'reduction must be one of {_REDUCTIONS}, got '
+                             f'{reduction!r}')
+        if logit_norm not in allowed_norms:
+            raise ValueError(
+                f'Unknown logit_norm {logit_norm!r} for '
+                f'{type(self).__name__}; valid options are {allowed_norms}')
+        self.logit_norm = logit_norm
+        self.sync_stats = sync_stats
+        self.norm_fn: Optional[Callable[[Tensor], Tensor]] = \
+            build_logit_norm(logit_norm, eps=eps, sync_stats=sync_stats)
+        self.loss_weight = loss_weight
+        self.reduction = reduction
+
+    def _prepare(self, student_logits: Tensor, teacher_logits: Tensor,
+                 labels: Optional[Tensor]
+                 ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """Check inputs, upcast to >= float32, detach and normalize.
+
+        Returns:
+            tuple: student (N, C) with grad, teacher (N, C) without grad
+            (both float32, or float64 for float64 inputs), labels (N,) int64
+            or None.
+        """
+        check_logit_pair(student_logits, teacher_logits)
+        labels = check_labels(labels, *student_logits.shape)
+        student = upcast(student_logits)
+        teacher = upcast(teacher_logits.detach())
+        if self.norm_fn is not None:
+            # Separate statistics for each model; the student's carry grads.
+            # Teacher first on every rank keeps sync_stats collectives in the
+            # same order everywhere.
+            with torch.no_grad():
+                teacher = self.norm_fn(teacher)
+            student = self.norm_fn(student)
+        return student, teacher, labels
+
+    def _reduce(self, loss: Tensor, weight: Optional[Tensor],
+                avg_factor: Optional[float],
+                reduction_override: Optional[str]) -> Tensor:
+        """mmdet reduction of per-RoI losses (N,), times ``loss_weight``."""
+        if reduction_override not in (None, ) + _REDUCTIONS:
+            raise ValueError(f'reduction_override must be None or one of '
+                             f'{_REDUCTIONS}, got {reduction_override!r}')
+        reduction = reduction_override or self.reduction
+        if loss.numel() == 0 and reduction != 'none':
+            # No RoI: a zero that stays in the graph (mean would be NaN).
+            return loss.sum() * self.loss_weight
+        if weight is not None:
+            weight = weight.to(loss.dtype)
+        return self.loss_weight * weight_reduce_loss(
+            loss, weight, reduction=reduction, avg_factor=avg_factor)
+
+
+@MODELS.register_module()
+class LogitKDLoss(BaseLogitDistillLoss):
+    """KD on RoI logits with optional perception / z-score normalization.
+
+    ``loss = loss_weight * mean_i T^2 * KL(softmax(h_t,i / T) ||
+    softmax(h_s,i / T))`` where ``h`` are the logits after ``logit_norm``,
+    computed for teacher and student separately.
+
+    * ``logit_norm=None``: Hinton et al., "Distilling the Knowledge in a
+      Neural Network", 2015.
+    * ``'perception'``: LumiNet, Hossain et al., "LumiNet: Perception-Driven
+      Knowledge Distillation via Statistical Logit Calibration". LumiNet's
+      ``ALPHA`` (which replaces ``T^2``) maps to ``loss_weight = ALPHA^2/T^2``.
+    * ``'zscore'``: Sun et al., CVPR 2024, "Logit Standardization in Knowledge
+      Distillation".
+
+    With ``sync_stats=True`` the perception statistics are taken over the RoIs
+    of all ranks (see :func:`~.logit_norm.perception`); the loss itself stays
+    a mean over the LOCAL RoIs, so the rank-mean of the losses (what DDP
+    optimizes) equals the global batch mean when every rank holds the same
+    number of RoIs (true for a fixed-size sampler, e.g. 512 RoIs per image),
+    and the DDP-averaged gradients equal the single-process ones.
+
+    Args:
+        logit_norm (str | None): None, 'perception' or 'zscore'.
+        temperature (float): T > 0. Defaults to 1.0.
+        loss_weight (float): Defaults to 1.0.
+        sync_stats (bool): Cross-rank perception statistics. Only valid with
+            ``logit_norm='perception'``. Defaults to False.
+        reduction (str): 'none', 'mean' or 'sum'. Defaults to 'mean'.
+        eps (float, optional): Normalization eps; None = 1e-5 (perception) or
+            1e-7 (zscore).
+    """
+
+    def __init__(self,
+                 logit_norm: Optional[str] = None,
+                 temperature: float = 1.0,
+                 loss_weight: float = 1.0,
+                 sync_stats: bool = False,
+                 reduction: str = 'mean',
+                 eps: Optional[float] = None) -> None:
+        super().__init__(
+            temperature=temperature,
+            logit_norm=logit_norm,
+            loss_weight=loss_weight,
+            reduction=reduction,
+            eps=eps,
+            sync_stats=sync_stats)
+
+    def forward(self,
+                student_logits: Tensor,
+                teacher_logits: Tensor,
+                labels: Optional[Tensor] = None,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            student_logits (Tensor): (N, C) student RoI logits.
+            teacher_logits (Tensor): (N, C) teacher logits on the same RoIs.
+            labels (Tensor, optional): (N,) RoI labels; unused by KD, only
+                validated (kept for a uniform interface with DKD).
+            weight (Tensor, optional): (N,) per-RoI weights.
+            avg_factor (float, optional): Denominator of the mean.
+            reduction_override (str, optional): Overrides ``reduction``.
+
+        Returns:
+            Tensor: scalar, or (N,) with reduction 'none'; float32 for
+            fp16/fp32 inputs.
+        """
+        student, teacher, _ = self._prepare(student_logits, teacher_logits,
+                                            labels)
+        loss = kd_loss(student, teacher, self.temperature)
+        return self._reduce(loss, weight, avg_factor, reduction_override)

@@ -1,0 +1,39 @@
+"""Install mmkd_det: ``pip install -e .`` (see README for the full set-up)."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_version() -> str:
+    namespace: dict = {}
+    with open(osp.join(osp.dirname(__file__), 'mmkd_det', 'version.py')) as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='mmkd_det',
+    version=read_version(),
+    description='Knowledge distillation of two-stage object detectors '
+    '(LumiNet perception KD, logit-standardized KD, DKD, LDRLD, ReviewKD) '
+    'for MMDetection 3.x',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    python_requires='>=3.8',
+    # torch is not pinned: GPU users bring the build matching their CUDA.
+    install_requires=[
+        'torch>=1.8',
+        'mmengine>=0.10.0,<0.11.0',
+        'mmcv>=2.1.0,<2.2.0',
+        'mmdet>=3.3.0,<3.4.0',
+        'pycocotools',
+        'numpy',
+        'matplotlib',
+        # mmengine 0.10.x resolves ``mmdet::`` config paths with pkg_resources
+        'setuptools>=77,<81',
+    ],
+    extras_require={'tests': ['pytest']},
+    license='Apache-2.0',
+    zip_safe=False,
+)

@@ -1,0 +1,360 @@
+"""Tests of the synthetic "shapes" COCO dataset: generator, ShapesDataset
+and tools/make_shapes.py. All datasets here are tiny (a few dozen images)."""
+import argparse
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOL = osp.join(ROOT, 'tools', 'make_shapes.py')
+MODULE = 'mmkd_det.datasets.shapes'
+
+
+def _load_shapes():
+    """The shapes module, even while other parts of mmkd_det are broken."""
+    try:
+        import mmkd_det.datasets.shapes as module
+        return module
+    except Exception:  # noqa: BLE001 - unrelated package breakage
+        if MODULE in sys.modules:  # imported before the package failed
+            return sys.modules[MODULE]
+        spec = importlib.util.spec_from_file_location(
+            MODULE, osp.join(ROOT, 'mmkd_det', 'datasets', 'shapes.py'))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[MODULE] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('make_shapes_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+shapes = _load_shapes()
+H, W = 96, 128  # non-square, to catch H/W mix-ups
+TINY = dict(seed=0, num_train=10, num_val=12, size=(H, W),
+            empty_fraction=0.25)
+
+
+def _read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def _tree_bytes(root):
+    out = {}
+    for d, _, files in os.walk(root):
+        for name in files:
+            p = osp.join(d, name)
+            out[osp.relpath(p, root)] = _read(p)
+    return out
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('shapes_tiny'))
+    summary = shapes.generate_shapes_dataset(out, **TINY)
+    return out, summary
+
+
+@pytest.fixture(scope='module')
+def modest(tmp_path_factory):
+    """Default image size and object sizes, 40 val images."""
+    out = str(tmp_path_factory.mktemp('shapes_modest'))
+    shapes.generate_shapes_dataset(out, seed=0, num_train=1, num_val=40)
+    with open(osp.join(out, 'annotations', 'instances_val.json')) as f:
+        return json.load(f)
+
+
+def test_classes_and_metainfo():
+    assert len(shapes.SHAPES_CLASSES) == 8
+    assert len(set(shapes.SHAPES_CLASSES)) == 8
+    meta = shapes.ShapesDataset.METAINFO
+    assert tuple(meta['classes']) == shapes.SHAPES_CLASSES
+    assert len(meta['palette']) == 8
+    assert all(
+        len(c) == 3 and all(0 <= v <= 255 for v in c)
+        for c in meta['palette'])
+
+
+def test_layout_and_summary(tiny):
+    out, summary = tiny
+    assert not summary['skipped']
+    for split, n in (('train', 10), ('val', 12)):
+        s = summary[split]
+        assert s['num_images'] == n
+        assert osp.isfile(s['ann_file'])
+        assert sorted(os.listdir(osp.join(out, split))) == [
+            f'{i:06d}.jpg' for i in range(n)
+        ]
+    with open(osp.join(out, 'meta.json')) as f:
+        meta = json.load(f)
+    assert meta['version'] == shapes.SHAPES_VERSION
+    assert meta['args']['size'] == [H, W]
+    assert meta['args']['num_val'] == 12
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_coco_loads_and_boxes_valid(tiny, split):
+    from pycocotools.coco import COCO
+    out, summary = tiny
+    coco = COCO(summary[split]['ann_file'])
+    cats = coco.loadCats(coco.getCatIds())
+    assert [c['id'] for c in cats] == list(range(1, 9))
+    assert tuple(c['name'] for c in cats) == shapes.SHAPES_CLASSES
+    img_ids = coco.getImgIds()
+    assert len(img_ids) == summary[split]['num_images']
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert len(anns) == summary[split]['num_annotations'] > 0
+    assert len({a['id'] for a in anns}) == len(anns)
+    for img in coco.loadImgs(img_ids):
+        assert (img['height'], img['width']) == (H, W)
+        assert osp.isfile(osp.join(out, split, img['file_name']))
+    for a in anns:
+        x, y, w, h = a['bbox']
+        assert all(isinstance(v, float) for v in a['bbox'])
+        assert w > 0 and h > 0
+        assert x >= 0 and y >= 0 and x + w <= W and y + h <= H
+        assert 1 <= a['category_id'] <= 8
+        assert a['iscrowd'] == 0
+        assert 0 < a['area'] <= w * h
+        assert a['segmentation'] and all(
+            len(p) >= 6 and len(p) % 2 == 0 for p in a['segmentation'])
+        # The mask rasterised from the polygon roughly fills the box.
+        m = coco.annToMask(a)
+        assert m.shape == (H, W) and m.sum() > 0
+        ys, xs = np.nonzero(m)
+        assert xs.min() >= x - 1 and xs.max() <= x + w
+        assert ys.min() >= y - 1 and ys.max() <= y + h
+
+
+def test_images_match_json_size(tiny):
+    import cv2
+    out, summary = tiny
+    img = cv2.imread(osp.join(out, 'val', '000000.jpg'))
+    assert img.shape == (H, W, 3) and img.dtype == np.uint8
+    assert img.std() > 5  # textured, not blank
+
+
+def test_deterministic_and_seed_dependent(tiny, tmp_path):
+    out, _ = tiny
+    same = str(tmp_path / 'same')
+    shapes.generate_shapes_dataset(same, **TINY)
+    a, b = _tree_bytes(out), _tree_bytes(same)
+    assert sorted(a) == sorted(b)
+    assert all(a[k] == b[k] for k in a)
+
+    other = str(tmp_path / 'other')
+    shapes.generate_shapes_dataset(other, **{**TINY, 'seed': 1})
+    c = _tree_bytes(other)
+    for key in ('annotations/instances_val.json', 'val/000000.jpg',
+                'train/000003.jpg'):
+        assert a[key] != c[key]
+    # Train and val images are drawn independently.
+    assert a['train/000000.jpg'] != a['val/000000.jpg']
+
+
+def test_images_independent_of_split_size(tiny, tmp_path):
+    out, _ = tiny
+    small = str(tmp_path / 'small')
+    shapes.generate_shapes_dataset(
+        small, **{**TINY, 'num_train': 4, 'num_val': 3})
+    for split, n in (('train', 4), ('val', 3)):
+        for i in range(n):
+            name = osp.join(split, f'{i:06d}.jpg')
+            assert _read(osp.join(small, name)) == _read(osp.join(out, name))
+
+
+def test_empty_images(tiny, tmp_path):
+    out, summary = tiny
+    with open(summary['val']['ann_file']) as f:
+        coco = json.load(f)
+    with_objects = {a['image_id'] for a in coco['annotations']}
+    n_empty = sum(im['id'] not in with_objects for im in coco['images'])
+    assert n_empty == summary['val']['num_empty_images']
+    assert 0 < n_empty < len(coco['images'])
+
+    everything_empty = shapes.generate_shapes_dataset(
+        str(tmp_path / 'empty'), num_train=2, num_val=2, size=(64, 64),
+        empty_fraction=1.0)
+    assert everything_empty['train']['num_annotations'] == 0
+    assert everything_empty['val']['num_empty_images'] == 2
+
+
+def test_default_split_has_some_empty_images(modest):
+    # ~5% of the images have no objects by default; 40 images at seed 0
+    # happen to hold at least one (deterministic).
+    with_objects = {a['image_id'] for a in modest['annotations']}
+    assert any(im['id'] not in with_objects for im in modest['images'])
+
+
+def test_object_sizes_span_small_to_large(modest):
+    boxes = np.array([a['bbox'] for a in modest['annotations']])
+    side = boxes[:, 2:].max(1)
+    assert side.min() < 20
+    assert side.max() > 100
+    assert np.median(side) < 60  # skewed to small / medium
+    assert len(boxes) / len(modest['images']) > 2
+    assert set(a['category_id'] for a in modest['annotations']) == set(
+        range(1, 9))
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(num_train=0), 'num_train'),
+    (dict(num_val=-3), 'num_val'),
+    (dict(num_train=2.5), 'num_train'),
+    (dict(seed=-1), 'seed'),
+    (dict(size=(16, 64)), 'size'),
+    (dict(size=(64, 8)), 'size'),
+    (dict(size='64x64'), 'size'),
+    (dict(empty_fraction=1.5), 'empty_fraction'),
+    (dict(image_format='bmp'), 'image_format'),
+])
+def test_invalid_arguments(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        shapes.generate_shapes_dataset(str(tmp_path / 'x'), **kwargs)
+    assert not (tmp_path / 'x').exists()
+
+
+def test_mmdet_pipeline_reads_it(tiny):
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    out, summary = tiny
+    ds = DATASETS.build(
+        dict(
+            type='ShapesDataset',
+            data_root=out,
+            ann_file='annotations/instances_val.json',
+            data_prefix=dict(img='val/'),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True),
+                dict(type='PackDetInputs')
+            ]))
+    assert isinstance(ds, shapes.ShapesDataset)
+    assert tuple(ds.metainfo['classes']) == shapes.SHAPES_CLASSES
+    assert len(ds) == summary['val']['num_images']
+
+    with open(summary['val']['ann_file']) as f:
+        coco = json.load(f)
+    by_image = {}
+    for a in coco['annotations']:
+        by_image.setdefault(a['image_id'], []).append(a)
+    checked = 0
+    for idx in range(len(ds)):
+        info = ds.get_data_info(idx)
+        anns = by_image.get(info['img_id'], [])
+        if not anns:
+            continue
+        item = ds[idx]
+        assert tuple(item['inputs'].shape) == (3, H, W)
+        sample = item['data_samples']
+        assert sample.img_shape == (H, W)
+        expected = np.array([[x, y, x + w, y + h]
+                             for x, y, w, h in (a['bbox'] for a in anns)])
+        np.testing.assert_allclose(
+            sample.gt_instances.bboxes.numpy(), expected, atol=1e-4)
+        np.testing.assert_array_equal(
+            sample.gt_instances.labels.numpy(),
+            [a['category_id'] - 1 for a in anns])
+        checked += 1
+        if checked == 2:
+            break
+    assert checked == 2
+
+
+def test_cli_subprocess(tmp_path):
+    out = tmp_path / 'cli'
+    cmd = [
+        sys.executable, TOOL, '--out', str(out), '--num-train', '3',
+        '--num-val', '2', '--size', '64x80', '--seed', '5'
+    ]
+    # Run outside the repo so that the tool has to find mmkd_det itself.
+    proc = subprocess.run(
+        cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert 'Done in' in proc.stdout
+    with open(out / 'annotations' / 'instances_train.json') as f:
+        coco = json.load(f)
+    assert len(coco['images']) == 3
+    assert (coco['images'][0]['height'], coco['images'][0]['width']) == (64,
+                                                                          80)
+    assert sorted(os.listdir(out / 'val')) == ['000000.jpg', '000001.jpg']
+    meta = json.loads((out / 'meta.json').read_text())
+    assert meta['args']['seed'] == 5 and meta['args']['size'] == [64, 80]
+
+
+def test_cli_skip_and_force(tmp_path, capsys):
+    tool = _load_tool()
+    out = str(tmp_path / 'cli')
+    args = ['--out', out, '--num-train', '4', '--num-val', '2', '--size',
+            '64x64']
+    assert tool.main(args) == 0
+    assert 'Wrote' in capsys.readouterr().out
+    meta = osp.join(out, 'meta.json')
+    stamp = os.stat(meta).st_mtime_ns
+
+    assert tool.main(args) == 0  # same arguments: skipped
+    assert 'skipped' in capsys.readouterr().out
+    assert os.stat(meta).st_mtime_ns == stamp
+
+    assert tool.main(args + ['--force']) == 0
+    assert 'Wrote' in capsys.readouterr().out
+    assert os.stat(meta).st_mtime_ns != stamp
+
+    # Other arguments regenerate, and stale images are removed.
+    assert tool.main(args[:2] + ['--num-train', '2', '--num-val', '2']) == 0
+    assert 'Wrote' in capsys.readouterr().out
+    assert sorted(os.listdir(osp.join(out, 'train'))) == [
+        '000000.jpg', '000001.jpg'
+    ]
+    # An incomplete dataset (image deleted) is regenerated too.
+    os.remove(osp.join(out, 'val', '000001.jpg'))
+    assert tool.main(args[:2] + ['--num-train', '2', '--num-val', '2']) == 0
+    assert 'Wrote' in capsys.readouterr().out
+    assert osp.isfile(osp.join(out, 'val', '000001.jpg'))
+
+
+def test_cli_rejects_too_small_size(tmp_path, capsys):
+    tool = _load_tool()
+    out = tmp_path / 'small'
+    assert tool.main(['--out', str(out), '--size', '8x8']) == 2
+    err = capsys.readouterr().err
+    assert 'size' in err and '32' in err
+    assert not (out / 'meta.json').exists()
+
+
+@pytest.mark.parametrize('text', ['192', '192x', 'x192', '192*192', 'axb',
+                                  '0x64', '64x-1', '1.5x64', ''])
+def test_parse_size_rejects(text):
+    tool = _load_tool()
+    with pytest.raises(argparse.ArgumentTypeError, match='HxW|positive'):
+        tool.parse_size(text)
+
+
+def test_parse_size_accepts():
+    tool = _load_tool()
+    assert tool.parse_size('192x160') == (192, 160)
+    assert tool.parse_size('64X48') == (64, 48)
+
+
+def test_cli_bad_size_subprocess(tmp_path):
+    # Argument parsing fails before anything heavy is imported: fast.
+    proc = subprocess.run(
+        [sys.executable, TOOL, '--out', str(tmp_path / 'x'), '--size',
+         '192by192'],
+        capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "invalid size '192by192'" in proc.stderr
+    assert 'HxW' in proc.stderr
+    assert not (tmp_path / 'x').exists()

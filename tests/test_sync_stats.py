@@ -1,0 +1,105 @@
+"""Cross-rank perception statistics: 2 gloo processes vs one process.
+
+DDP semantics: each rank's loss is a mean over its LOCAL RoIs, gradients are
+averaged over ranks. With equal RoI counts, the rank-mean of the losses is the
+single-process loss on the concatenated batch, and rank-local grad /
+world_size is the single-process grad of that slice. With unequal counts
+(including an empty rank) the statistics are still the global ones; a 'sum'
+reduction then gives the global sum and exactly the single-process grads.
+"""
+import os
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from mmkd_det.models.losses import LogitKDLoss, perception
+
+WORLD = 2
+T = 2.0
+SPLITS = {'uneq': (3, 5), 'empty': (8, 0)}
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _run(student, teacher, reduction):
+    s = student.clone().requires_grad_()
+    loss = LogitKDLoss('perception', temperature=T, sync_stats=True,
+                       reduction=reduction)(s, teacher)
+    loss.backward()
+    return loss.detach(), s.grad
+
+
+def _worker(rank, port, out_dir, s_all, t_all):
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+        world_size=WORLD, timeout=timedelta(seconds=30))
+    try:
+        res = {}
+        half = s_all.shape[0] // WORLD
+        sl = slice(rank * half, (rank + 1) * half)
+        res['eq'] = _run(s_all[sl], t_all[sl], 'mean')
+        for name, split in SPLITS.items():
+            lo = sum(split[:rank])
+            sl = slice(lo, lo + split[rank])
+            res[name] = _run(s_all[sl], t_all[sl], 'sum')
+            res[name + '_h'] = perception(s_all[sl], sync_stats=True)
+        torch.save(res, os.path.join(out_dir, f'rank{rank}.pt'))
+    finally:
+        dist.destroy_process_group()
+
+
+def _single(student, teacher, reduction):
+    s = student.clone().requires_grad_()
+    loss = LogitKDLoss('perception', temperature=T,
+                       reduction=reduction)(s, teacher)
+    loss.backward()
+    return loss.detach(), s.grad
+
+
+def test_two_gloo_ranks_match_single_process(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    s_all = torch.randn(8, 6, generator=g) * 3 + torch.arange(6.)
+    t_all = torch.randn(8, 6, generator=g) * 2
+    ctx = mp.start_processes(
+        _worker, args=(_free_port(), str(tmp_path), s_all, t_all),
+        nprocs=WORLD, join=False, start_method='spawn')
+    deadline = time.monotonic() + 90
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail('distributed workers did not finish (deadlock?)')
+    ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(WORLD)]
+
+    # Equal halves, 'mean' per rank: rank-mean == global batchmean and
+    # local grad / world == single-process grad.
+    ref_loss, ref_grad = _single(s_all, t_all, 'mean')
+    loss_mean = sum(r['eq'][0] for r in ranks) / WORLD
+    torch.testing.assert_close(loss_mean, ref_loss)
+    grads = torch.cat([r['eq'][1] for r in ranks]) / WORLD
+    torch.testing.assert_close(grads, ref_grad)
+    # Local statistics would NOT match (guards against a silent fallback).
+    local = sum(_single(s_all[i * 4:(i + 1) * 4], t_all[i * 4:(i + 1) * 4],
+                        'mean')[0] for i in range(WORLD)) / WORLD
+    assert not torch.allclose(local, ref_loss)
+
+    # Unequal / empty ranks: global statistics, 'sum' matches exactly.
+    ref_loss, ref_grad = _single(s_all, t_all, 'sum')
+    ref_h = perception(s_all)
+    for name in SPLITS:
+        torch.testing.assert_close(sum(r[name][0] for r in ranks), ref_loss)
+        torch.testing.assert_close(
+            torch.cat([r[name][1] for r in ranks]), ref_grad)
+        torch.testing.assert_close(
+            torch.cat([r[name + '_h'] for r in ranks]), ref_h)
+    assert ranks[1]['empty'][1].shape == (0, 6)

@@ -1,0 +1,96 @@
+"""Forward + backward timing of every logit distillation loss.
+
+All losses are timed in the same run on the same inputs, and reported as the
+median over ``--repeats`` iterations (after ``--warmup``) with the ratio to
+plain KD, e.g.::
+
+    python tools/analysis/benchmark_losses.py --device cpu \
+        --num-rois 1024 4096 16384 --num-classes 81
+
+One row per (num_rois, loss): ``num_rois  loss  median_ms  ratio_vs_kd``.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+from mmkd_det.models.losses import DKDLoss, LDRLDLoss, LogitKDLoss  # noqa
+
+
+def build_losses():
+    """Name -> loss module, in the order they are reported."""
+    return {
+        'kd': LogitKDLoss(),
+        'perception_kd': LogitKDLoss('perception'),
+        'zscore_kd': LogitKDLoss('zscore'),
+        'dkd': DKDLoss(),
+        'zscore_dkd': DKDLoss(logit_norm='zscore'),
+        'ldrld': LDRLDLoss(),
+    }
+
+
+def time_loss(loss_fn, student, teacher, labels, repeats, warmup, device):
+    """Median forward+backward time of ``loss_fn`` in milliseconds."""
+    times = []
+    for i in range(warmup + repeats):
+        s = student.detach().requires_grad_()
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        loss_fn(s, teacher, labels).backward()
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        if i >= warmup:
+            times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument(
+        '--num-rois', type=int, nargs='+', default=[1024, 4096, 16384])
+    parser.add_argument(
+        '--num-classes', type=int, default=81,
+        help='C, background included (COCO: 80 + 1)')
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda requested but CUDA is not available')
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    losses = {k: v.to(device) for k, v in build_losses().items()}
+    print(f'device={device} num_classes={args.num_classes} '
+          f'repeats={args.repeats} warmup={args.warmup} '
+          f'threads={torch.get_num_threads()} torch={torch.__version__}')
+    print(f"{'num_rois':>8}  {'loss':<14} {'median_ms':>10} "
+          f"{'ratio_vs_kd':>11}")
+    for n in args.num_rois:
+        student = torch.randn(n, args.num_classes, device=device) * 3
+        teacher = torch.randn(n, args.num_classes, device=device) * 3
+        labels = torch.randint(0, args.num_classes, (n, ), device=device)
+        results = {
+            name: time_loss(fn, student, teacher, labels, args.repeats,
+                            args.warmup, device)
+            for name, fn in losses.items()
+        }
+        for name, ms in results.items():
+            print(f'{n:>8}  {name:<14} {ms:>10.3f} '
+                  f"{ms / results['kd']:>11.2f}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

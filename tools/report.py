@@ -1,0 +1,58 @@
+"""Print (and optionally write) the result table of several training runs.
+
+Example::
+
+    python tools/report.py work_dirs/teacher work_dirs/student work_dirs/kd \\
+        work_dirs/luminet --out work_dirs/report
+
+Prints the Markdown table; with ``--out`` also writes ``report.md`` and
+``ap_curves.png`` there. See ``mmkd_det/analysis/report.py`` for the format.
+"""
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+if importlib.util.find_spec('mmkd_det') is None:  # run from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mmkd_det.analysis.report import (  # noqa: E402
+    load_run, render_table, write_report)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Summarise MMEngine work dirs as a LumiNet-style table.')
+    parser.add_argument('work_dirs', nargs='+', metavar='WORK_DIR',
+                        help='training work dirs, one per method')
+    parser.add_argument('--names', nargs='+',
+                        help='method names, one per work dir '
+                        '(default: the work dirs\' basenames)')
+    parser.add_argument('--out', help='also write report.md and '
+                        'ap_curves.png into this folder')
+    parser.add_argument('--student', default='student',
+                        help='name of the plain student run (ΔAP baseline)')
+    parser.add_argument('--kd', default='kd',
+                        help='name of the vanilla KD run (ΔAP baseline)')
+    parser.add_argument('--teacher', default='teacher',
+                        help='name of the teacher run (listed first)')
+    args = parser.parse_args(argv)
+    if args.names is not None and len(args.names) != len(args.work_dirs):
+        parser.error(f'--names got {len(args.names)} names for '
+                     f'{len(args.work_dirs)} work dirs')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    names = args.names or [None] * len(args.work_dirs)
+    runs = [load_run(d, n) for d, n in zip(args.work_dirs, names)]
+    roles = dict(student=args.student, kd=args.kd, teacher=args.teacher)
+    print(render_table(runs, **roles))
+    if args.out:
+        md_path, png_path = write_report(runs, args.out, **roles)
+        print(f'\nwrote {md_path} and {png_path}')
+
+
+if __name__ == '__main__':
+    main()

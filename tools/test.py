@@ -1,0 +1,59 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]``.
+
+A checkpoint saved while distilling evaluates with the plain student config:
+the teacher is not part of it.
+"""
+import argparse
+import os.path as osp
+import sys
+
+try:
+    import mmkd_det  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import mmkd_det  # noqa: F401
+
+from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmkd_det.engine import (add_common_args, load_tool_config,
+                             setup_cpu_distributed)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='dump predictions to a pickle file for offline evaluation')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    register_all_modules(init_default_scope=True)
+    setup_cache_size_limit_of_dynamo()
+    cfg = load_tool_config(args)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError('--out must be a .pkl or .pickle file.')
+        cfg.test_evaluator = [cfg.test_evaluator] if not isinstance(
+            cfg.test_evaluator, list) else cfg.test_evaluator
+        cfg.test_evaluator.append(
+            dict(type='DumpDetResults', out_file_path=args.out))
+
+    setup_cpu_distributed(cfg)
+    runner = (Runner.from_cfg(cfg)
+              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,76 @@
+"""Train a detector or a distiller: ``python tools/train.py CONFIG [options]``.
+
+The interface is mmdet's ``tools/train.py``; ``--data-root`` is added, and
+``--launcher pytorch`` also works on machines without CUDA (gloo).
+"""
+import argparse
+import os.path as osp
+import sys
+
+try:
+    import mmkd_det  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import mmkd_det  # noqa: F401
+
+from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmkd_det.engine import (add_common_args, load_tool_config,
+                             setup_cpu_distributed)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a detector')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training (GPU)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate with the total batch size')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or, without a path, from the '
+        'latest checkpoint in the work dir')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    register_all_modules(init_default_scope=True)
+    setup_cache_size_limit_of_dynamo()
+    cfg = load_tool_config(args)
+
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise RuntimeError(
+                'Cannot use --auto-scale-lr: the config has no '
+                '`auto_scale_lr = dict(base_batch_size=...)`.')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    setup_cpu_distributed(cfg)
+    runner = (Runner.from_cfg(cfg)
+              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
