@@ -63,5 +63,7 @@ optim_wrapper = dict(
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(
     checkpoint=dict(by_epoch=False, interval=20000, max_keep_ckpts=3),
-    logger=dict(interval=50))
+    # iteration-based: log validation metrics at their iteration (scalars.json
+    # `step`), not at epoch 0 as LoggerHook does by default
+    logger=dict(interval=50, log_metric_by_epoch=False))
 log_processor = dict(by_epoch=False)

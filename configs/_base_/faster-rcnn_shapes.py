@@ -106,7 +106,9 @@ optim_wrapper = dict(
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 default_hooks = dict(
     checkpoint=dict(by_epoch=False, interval=250, max_keep_ckpts=1),
-    logger=dict(interval=25),
+    # iteration-based: log validation metrics at their iteration (scalars.json
+    # `step`), not at epoch 0 as LoggerHook does by default
+    logger=dict(interval=25, log_metric_by_epoch=False),
     visualization=dict(draw=False))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

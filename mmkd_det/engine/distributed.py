@@ -42,7 +42,13 @@ def setup_cpu_distributed(cfg: Config) -> bool:
         raise RuntimeError(
             f'The pytorch launcher needs the environment variables {missing}; '
             'start the script with torchrun (see tools/dist_train.sh).')
-    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    # ConfigDict.setdefault returns the plain default dict, not the copy it
+    # stores, so edits through it would be lost: assign, then read back.
+    if cfg.get('env_cfg') is None:
+        cfg.env_cfg = dict()
+    if cfg.env_cfg.get('dist_cfg') is None:
+        cfg.env_cfg.dist_cfg = dict()
+    dist_cfg = cfg.env_cfg.dist_cfg
     if dist_cfg.get('backend', 'gloo') != 'gloo':
         print_log(
             f'No CUDA: using the gloo backend instead of '

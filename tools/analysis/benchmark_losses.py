@@ -7,7 +7,8 @@ plain KD, e.g.::
     python tools/analysis/benchmark_losses.py --device cpu \
         --num-rois 1024 4096 16384 --num-classes 81
 
-One row per (num_rois, loss): ``num_rois  loss  median_ms  ratio_vs_kd``.
+One row per (num_rois, loss): ``num_rois  loss  median_ms  ratio_vs_kd
+min_ms  min_ratio`` (ratios to KD's median / minimum at the same size).
 """
 import argparse
 import os
@@ -35,20 +36,35 @@ def build_losses():
     }
 
 
-def time_loss(loss_fn, student, teacher, labels, repeats, warmup, device):
-    """Median forward+backward time of ``loss_fn`` in milliseconds."""
-    times = []
+def _step(loss_fn, student, teacher, labels, device):
+    """One forward+backward pass, in milliseconds."""
+    s = student.detach().requires_grad_()
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    loss_fn(s, teacher, labels).backward()
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1e3
+
+
+def time_losses(losses, student, teacher, labels, repeats, warmup, device):
+    """Median and minimum forward+backward time (ms) of every loss.
+
+    The losses are interleaved (round robin) so that a change in machine
+    load during the run affects all of them alike; the minimum is the better
+    estimate of the intrinsic cost when other processes share the CPU.
+    """
+    times = {name: [] for name in losses}
     for i in range(warmup + repeats):
-        s = student.detach().requires_grad_()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        loss_fn(s, teacher, labels).backward()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        for name, fn in losses.items():
+            ms = _step(fn, student, teacher, labels, device)
+            if i >= warmup:
+                times[name].append(ms)
+    return {
+        name: (statistics.median(ts), min(ts))
+        for name, ts in times.items()
+    }
 
 
 def parse_args(argv=None):
@@ -62,6 +78,10 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--threads', type=int, default=None,
+        help='torch intra-op threads (default: torch default); 1 gives far '
+        'steadier CPU timings on a shared, loaded machine')
     return parser.parse_args(argv)
 
 
@@ -70,25 +90,27 @@ def main(argv=None):
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda requested but CUDA is not available')
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     losses = {k: v.to(device) for k, v in build_losses().items()}
     print(f'device={device} num_classes={args.num_classes} '
           f'repeats={args.repeats} warmup={args.warmup} '
           f'threads={torch.get_num_threads()} torch={torch.__version__}')
+    print('settings: KD/perception/zscore T=1; DKD alpha=1 beta=0.25 T=1; '
+          'LDRLD k=7 T=4; student grads, teacher frozen')
     print(f"{'num_rois':>8}  {'loss':<14} {'median_ms':>10} "
-          f"{'ratio_vs_kd':>11}")
+          f"{'ratio_vs_kd':>11} {'min_ms':>10} {'min_ratio':>9}")
     for n in args.num_rois:
         student = torch.randn(n, args.num_classes, device=device) * 3
         teacher = torch.randn(n, args.num_classes, device=device) * 3
         labels = torch.randint(0, args.num_classes, (n, ), device=device)
-        results = {
-            name: time_loss(fn, student, teacher, labels, args.repeats,
-                            args.warmup, device)
-            for name, fn in losses.items()
-        }
-        for name, ms in results.items():
-            print(f'{n:>8}  {name:<14} {ms:>10.3f} '
-                  f"{ms / results['kd']:>11.2f}")
+        results = time_losses(losses, student, teacher, labels,
+                              args.repeats, args.warmup, device)
+        kd_med, kd_min = results['kd']
+        for name, (med, low) in results.items():
+            print(f'{n:>8}  {name:<14} {med:>10.3f} {med / kd_med:>11.2f} '
+                  f'{low:>10.3f} {low / kd_min:>9.2f}')
     return 0
 
 

@@ -33,6 +33,7 @@ from mmengine.utils import ProgressBar  # noqa: E402
 import mmkd_det  # noqa: E402,F401
 from mmdet.registry import MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
+from mmkd_det.engine import override_data_root  # noqa: E402
 from mmkd_det.analysis.calibration import (  # noqa: E402
     evaluate_calibration, gt_from_instances, reliability_diagram)
 
@@ -51,6 +52,8 @@ def parse_args(argv=None):
                         help='IoU for a detection to be a true positive')
     parser.add_argument('--bins', type=int, default=15,
                         help='number of equal-width confidence bins')
+    parser.add_argument(
+        '--data-root', help='dataset root that replaces the config\'s')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. '
@@ -107,6 +110,8 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.data_root:
+        override_data_root(cfg, args.data_root)
 
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     model = MODELS.build(cfg.model)

@@ -1,12 +1,11 @@
 """Decoupled Knowledge Distillation (DKD) of RoI classification logits."""
 from typing import Optional, Tuple
 
-import torch
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from .kd_loss import BaseLogitDistillLoss, binary_kl, kl_from_log_probs
 from .logit_norm import upcast
-from .kd_loss import BaseLogitDistillLoss, kl_from_log_probs
 
 # The public DKD code hides the target class from the non-target softmax by
 # subtracting this constant from its (temperature-scaled) logit.
@@ -23,9 +22,10 @@ def dkd_parts(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor,
     * NCKD = KL of the softmax over the non-target classes only (target
       logit lowered by 1000 before the softmax, as in the public code).
 
-    ``log(1 - p_t)`` is computed as ``logsumexp(non-target) - logsumexp(all)``
-    rather than ``log(1 - p_t)``, so a confident model (p_t -> 1) gives no
-    ``log(0)``.
+    TCKD is evaluated from the log-odds ``log(p_t / (1 - p_t)) =
+    z_t / T - logsumexp(non-target z / T)`` (see :func:`binary_kl`) rather
+    than from ``log(1 - p_t)``, so a confident model (p_t -> 1) gives no
+    ``log(0)``; the non-target logsumexp is shared with NCKD.
 
     Args:
         student_logits (Tensor): (N, C) student logits.
@@ -38,24 +38,19 @@ def dkd_parts(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor,
         tuple[Tensor, Tensor]: TCKD (N,) and NCKD (N,), float32 (float64
         for float64 inputs).
     """
-    s = upcast(student_logits) / temperature
-    t = upcast(teacher_logits.detach()) / temperature
     target = labels.long().unsqueeze(1)
-    gt_mask = torch.zeros_like(s).scatter_(1, target, 1.0)
-    s_nt = s - _TARGET_MASK_OFFSET * gt_mask
-    t_nt = t - _TARGET_MASK_OFFSET * gt_mask
 
-    s_lse, t_lse = s.logsumexp(1), t.logsumexp(1)
-    s_nt_lse, t_nt_lse = s_nt.logsumexp(1), t_nt.logsumexp(1)
-    # Binary [log p_t, log(1 - p_t)] of each model, shape (N, 2).
-    s_bin = torch.stack([s.gather(1, target).squeeze(1) - s_lse,
-                         s_nt_lse - s_lse], 1)
-    t_bin = torch.stack([t.gather(1, target).squeeze(1) - t_lse,
-                         t_nt_lse - t_lse], 1)
-    tckd = kl_from_log_probs(t_bin, s_bin)
-    nckd = kl_from_log_probs(t_nt - t_nt_lse.unsqueeze(1),
-                             s_nt - s_nt_lse.unsqueeze(1))
-    return tckd, nckd
+    def split(logits):
+        x = logits / temperature if temperature != 1.0 else logits
+        offset = x.new_full(target.shape, -_TARGET_MASK_OFFSET)
+        x_nt = x.scatter_add(1, target, offset)  # target hidden
+        lse_nt = x_nt.logsumexp(1, keepdim=True)
+        log_odds = (x.gather(1, target) - lse_nt).squeeze(1)
+        return log_odds, x_nt - lse_nt  # (N,), non-target log-probs (N, C)
+
+    s_odds, s_log_q = split(upcast(student_logits))
+    t_odds, t_log_q = split(upcast(teacher_logits.detach()))
+    return binary_kl(t_odds, s_odds), kl_from_log_probs(t_log_q, s_log_q)
 
 
 def dkd_loss(student_logits: Tensor,

@@ -86,14 +86,27 @@ def kl_from_log_probs(log_p_teacher: Tensor,
     return (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim)
 
 
+def binary_kl(u_teacher: Tensor, u_student: Tensor) -> Tensor:
+    """Elementwise KL between two Bernoulli laws given by their log-odds.
+
+    ``KL([p_t, 1 - p_t] || [p_s, 1 - p_s])`` with ``p = sigmoid(u)``, in the
+    closed form ``logsig(u_t) - logsig(u_s) - sigmoid(-u_t) * (u_t - u_s)``
+    (from ``logsig(-x) = logsig(x) - x``): finite for any finite log-odds,
+    also when a probability rounds to 0 or 1, and far cheaper than a
+    softmax over a size-2 dimension.
+    """
+    return (F.logsigmoid(u_teacher) - F.logsigmoid(u_student) -
+            torch.sigmoid(-u_teacher) * (u_teacher - u_student))
+
+
 def soft_kl(student_logits: Tensor,
             teacher_logits: Tensor,
             temperature: float = 1.0,
             dim: int = -1) -> Tensor:
     """``KL(softmax(t / T) || softmax(s / T))`` summed over ``dim``.
 
-    No ``T^2`` factor. Works on any shape, e.g. (N, C) or the (N, P, 2)
-    class pairs of LDRLD.
+    No ``T^2`` factor. Works on any shape, e.g. (N, C) or the (N, k) top
+    classes of LDRLD.
     """
     if temperature != 1.0:  # skip two full-size passes in the common T=1
         student_logits = student_logits / temperature

@@ -7,8 +7,8 @@ import torch
 from mmdet.registry import MODELS
 from torch import Tensor
 
+from .kd_loss import BaseLogitDistillLoss, binary_kl, soft_kl
 from .logit_norm import upcast
-from .kd_loss import BaseLogitDistillLoss, soft_kl
 
 
 def ldrld_pairs(k: int) -> Tuple[Tensor, Tensor]:
@@ -40,6 +40,28 @@ def _check_k(k) -> int:
     return int(k)
 
 
+def _soft_kl_excluding(student: Tensor, teacher: Tensor,
+                       exclude: Tensor) -> Tensor:
+    """``KL(softmax(t_R) || softmax(s_R))`` over the classes R not excluded.
+
+    Args:
+        student (Tensor): (N, C) temperature-scaled student logits.
+        teacher (Tensor): (N, C) temperature-scaled teacher logits.
+        exclude (Tensor): (N, C) bool, True for the classes left out.
+
+    Returns:
+        Tensor: (N,) KL per row.
+    """
+    inf = float('inf')
+    t_masked = teacher.masked_fill(exclude, -inf)
+    t_lse = t_masked.logsumexp(1, keepdim=True)
+    s_lse = student.masked_fill(exclude, -inf).logsumexp(1, keepdim=True)
+    # exp(-inf) = 0 removes the excluded classes; the log-ratio is computed
+    # from the unmasked logits so that it stays finite (no inf - inf).
+    p_t = (t_masked - t_lse).exp()
+    return (p_t * ((teacher - t_lse) - (student - s_lse))).sum(1)
+
+
 def ldrld_loss(student_logits: Tensor,
                teacher_logits: Tensor,
                k: int = 7,
@@ -58,8 +80,10 @@ def ldrld_loss(student_logits: Tensor,
     softmax restricted to the C - k remaining classes; it is 0 when fewer
     than 2 classes remain (a 1-class softmax is constant).
 
-    Fully vectorised: one sort per row, then gathered (N, P, 2) pairs, the
-    (N, k) top group and the (N, C - k) rest, no loop over RoIs or groups.
+    Fully vectorised, no loop over RoIs or groups: ``topk`` gives the (N, k)
+    group; a pair's 2-class softmax is a Bernoulli law, so the P = C(k, 2)
+    pair KLs are :func:`binary_kl` of the (N, P) logit differences; RNTK
+    masks the top-k columns instead of sorting the rest.
 
     Args:
         student_logits (Tensor): (N, C) student logits.
@@ -68,7 +92,7 @@ def ldrld_loss(student_logits: Tensor,
         temperature (float): T > 0. Defaults to 4.0.
         ldrld_weight (float): Weight of the LDRLD term. Defaults to 10.5.
         rntk_weight (float): Weight of the RNTK term. Defaults to 7.0.
-        pair_index (Tensor, optional): (P, 2) precomputed pair positions.
+        pair_index (Tensor, optional): (P, 2) precomputed rank positions.
         pair_weight (Tensor, optional): (P,) precomputed pair weights.
 
     Returns:
@@ -84,22 +108,25 @@ def ldrld_loss(student_logits: Tensor,
         pair_index, pair_weight = ldrld_pairs(k)
     pair_index = pair_index.to(s.device)
     pair_weight = pair_weight.to(device=s.device, dtype=s.dtype)
+    if temperature != 1.0:
+        s, t = s / temperature, t / temperature
 
-    # Rank order of the student (stable: ties broken by class index, so the
-    # result is deterministic); the teacher is read in the same class order.
-    order = torch.sort(s, dim=1, descending=True, stable=True).indices
-    s_sorted, t_sorted = s.gather(1, order), t.gather(1, order)
-    s_top, t_top = s_sorted[:, :k], t_sorted[:, :k]
+    # Top-k classes of the student, in rank order (rank 1 first); the
+    # teacher is read at the same classes.
+    s_top, top_idx = s.topk(k, dim=1)
+    t_top = t.gather(1, top_idx)
 
-    # (N, P, 2) logits of every pair of top-k classes -> (N, P) KLs.
-    pair_kl = soft_kl(s_top[:, pair_index], t_top[:, pair_index],
-                      temperature)
-    all_kl = soft_kl(s_top, t_top, temperature)
-    num_groups = pair_index.shape[0] + 1
-    ldrld = (pair_kl @ pair_weight + all_kl) / num_groups
+    # Pair (a, b): softmax over 2 classes = Bernoulli with log-odds x_a - x_b.
+    first, second = pair_index[:, 0], pair_index[:, 1]
+    pair_kl = binary_kl(t_top[:, first] - t_top[:, second],
+                        s_top[:, first] - s_top[:, second])  # (N, P)
+    all_kl = soft_kl(s_top, t_top)
+    ldrld = (pair_kl @ pair_weight + all_kl) / (pair_index.shape[0] + 1)
 
     if num_classes - k >= 2:
-        rntk = soft_kl(s_sorted[:, k:], t_sorted[:, k:], temperature)
+        top_mask = torch.zeros_like(s, dtype=torch.bool).scatter_(
+            1, top_idx, True)
+        rntk = _soft_kl_excluding(s, t, top_mask)
     else:
         rntk = torch.zeros_like(ldrld)
     return temperature**2 * (ldrld_weight * ldrld + rntk_weight * rntk)

@@ -1,0 +1,467 @@
+"""Feature distillation end to end: the ReviewKD, LumiNet+ReviewKD and FitNet
+configs, connectors in training, optimizer, checkpoints and DDP."""
+import copy
+import datetime
+import functools
+import glob
+import importlib.util
+import os
+import os.path as osp
+import socket
+import sys
+from unittest import mock
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG
+
+DISTILL = osp.join(CONFIGS, 'distill')
+REVIEWKD = osp.join(DISTILL, 'reviewkd', 'reviewkd_shapes.py')
+LUMINET_REVIEWKD = osp.join(DISTILL, 'luminet-reviewkd',
+                            'luminet-reviewkd_shapes.py')
+FITNET = osp.join(DISTILL, 'fitnet', 'fitnet_shapes.py')
+
+PAIRS = ('r101-r18_fpn_coco', 'r50-mbv2_fpn_coco', 'shapes')
+# ReviewKD's detection weights (REFERENCE.md); shapes: ResNet->ResNet as
+# R101->R18. FitNet uses the same weight per pair (see its configs).
+PAIR_WEIGHTS = {
+    'r101-r18_fpn_coco': 1.2,
+    'r50-mbv2_fpn_coco': 2.0,
+    'shapes': 1.2
+}
+# method -> (feature loss key, loss type, connector type, has LumiNet loss)
+METHODS = {
+    'reviewkd': ('loss_reviewkd', 'HCLLoss', 'ABFConnector', False),
+    'luminet-reviewkd': ('loss_reviewkd', 'HCLLoss', 'ABFConnector', True),
+    'fitnet': ('loss_fitnet', 'FeatureMSELoss', 'ConvAdapter', False),
+}
+ALL_CONFIGS = [(method, pair) for method in METHODS for pair in PAIRS]
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """Each test is tiny: one intra-op thread is faster on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_config(path):
+    return Config.fromfile(path)
+
+
+def load_config(path):
+    """``Config.fromfile``, parsed once per file (mmdet:: bases are slow)."""
+    return copy.deepcopy(_cached_config(path))
+
+
+def config_path(method, pair):
+    return osp.join(DISTILL, method, f'{method}_{pair}.py')
+
+
+def build_distiller(teacher_checkpoint, path=LUMINET_REVIEWKD, seed=0,
+                    **model_overrides):
+    cfg = load_config(path)
+    cfg.model.teacher.checkpoint = teacher_checkpoint
+    cfg.model.update(model_overrides)
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model, cfg
+
+
+def packed_batch(seed=None):
+    """Two 96x96 images with 3 boxes each; ``seed`` changes the pixels."""
+    packed = demo_mm_inputs(
+        2, [[3, 96, 96]] * 2, num_items=[3, 3], num_classes=8)
+    if seed is not None:
+        g = torch.Generator().manual_seed(seed)
+        packed['inputs'] = [
+            torch.randint(0, 256, img.shape, generator=g, dtype=torch.uint8)
+            for img in packed['inputs']
+        ]
+    return packed
+
+
+def batch(model, seed=None):
+    return model.data_preprocessor(packed_batch(seed), True)
+
+
+def connector_state(model):
+    return {
+        k: v.clone()
+        for k, v in model.state_dict().items() if k.startswith('connectors.')
+    }
+
+
+def param_ids(optim_wrapper):
+    return {
+        id(p)
+        for group in optim_wrapper.optimizer.param_groups
+        for p in group['params']
+    }
+
+
+# ------------------------------------------------------------------ configs
+def test_config_files_are_exactly_the_pairs():
+    for method in METHODS:
+        found = sorted(
+            osp.basename(p)
+            for p in glob.glob(osp.join(DISTILL, method, '*.py')))
+        assert found == sorted(f'{method}_{pair}.py' for pair in PAIRS)
+
+
+@pytest.mark.parametrize('method,pair', ALL_CONFIGS)
+def test_config_losses_weights_and_channels(method, pair):
+    cfg = load_config(config_path(method, pair))
+    base = load_config(
+        osp.join(DISTILL, '_base_', f'roi-distill_{pair}.py'))
+    key, loss_type, connector_type, luminet = METHODS[method]
+    model = cfg.model
+    assert model.type == 'RoIDistiller'
+    assert cfg.optim_wrapper.constructor == 'DistillOptimWrapperConstructor'
+    # the pair's teacher and student, untouched
+    assert model.teacher == base.model.teacher
+    assert model.backbone == base.model.backbone
+
+    assert list(model.feature_losses) == [key]
+    loss = model.feature_losses[key]
+    assert loss.type == loss_type
+    assert loss.loss_weight == PAIR_WEIGHTS[pair]
+    if luminet:
+        assert model.logit_losses.to_dict() == dict(
+            loss_kd_cls=base.luminet_loss.to_dict())
+        # "Ours*" = LumiNet + exactly the ReviewKD feature loss of the pair
+        reviewkd = load_config(config_path('reviewkd', pair))
+        assert loss == reviewkd.model.feature_losses[key]
+    else:
+        assert not model.get('logit_losses')
+
+    # connector: student FPN -> teacher FPN, one block per FPN output
+    teacher_neck = load_config(model.teacher.config).model.neck
+    connector = loss.connector
+    assert connector.type == connector_type
+    assert connector.in_channels == model.neck.out_channels
+    assert connector.out_channels == teacher_neck.out_channels
+    assert connector.num_levels == model.neck.num_outs == teacher_neck.num_outs
+    if connector_type == 'ABFConnector':
+        # ReviewKD: mid = 256 on COCO, i.e. the teacher's FPN width
+        assert connector.mid_channels == teacher_neck.out_channels
+    expected_in = 32 if pair == 'shapes' else 256
+    expected_out = 64 if pair == 'shapes' else 256
+    assert (connector.in_channels, connector.out_channels) == (expected_in,
+                                                               expected_out)
+
+
+@pytest.mark.parametrize('method', list(METHODS))
+def test_shapes_configs_build_and_compute(method, teacher_checkpoint):
+    key, loss_type, connector_type, luminet = METHODS[method]
+    model, _ = build_distiller(teacher_checkpoint,
+                               config_path(method, 'shapes'))
+    assert type(model.feature_losses[key]).__name__ == loss_type
+    assert type(model.connectors[key]).__name__ == connector_type
+    assert ('loss_kd_cls' in model.logit_losses) == luminet
+    data = batch(model)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert losses[key].dtype == torch.float32
+    assert torch.isfinite(losses[key]) and losses[key] > 0
+
+
+# ---------------------------------------------------------------- training
+def test_training_step_gradients(teacher_checkpoint):
+    model, _ = build_distiller(teacher_checkpoint)
+    model.train()
+    data = batch(model)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert {'loss_kd_cls', 'loss_reviewkd', 'loss_cls'} <= set(losses)
+    for key in ('loss_kd_cls', 'loss_reviewkd'):
+        assert losses[key].dim() == 0 and torch.isfinite(losses[key])
+    # the feature loss alone reaches the student's FPN and backbone through
+    # the connector, not the RoI head
+    on_path = [
+        model.neck.fpn_convs[0].conv.weight, model.backbone.conv1.weight,
+        model.roi_head.bbox_head.fc_cls.weight
+    ]
+    fpn, conv1, fc_cls = torch.autograd.grad(
+        losses['loss_reviewkd'], on_path, retain_graph=True,
+        allow_unused=True)
+    assert fpn.abs().sum() > 0 and conv1.abs().sum() > 0 and fc_cls is None
+    total, _ = model.parse_losses(losses)
+    total.backward()
+
+    connector_params = list(model.connectors.named_parameters())
+    assert connector_params
+    for name, p in connector_params:
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+    # every trainable student parameter is used (DDP needs no
+    # find_unused_parameters)
+    for name, p in model.named_parameters():
+        if not name.startswith('teacher.'):
+            assert p.requires_grad and p.grad is not None, name
+    assert model.backbone.conv1.weight.grad.abs().sum() > 0
+    for name, p in model.teacher.named_parameters():
+        assert not p.requires_grad and p.grad is None, name
+
+
+def test_optimizer_has_connectors_not_teacher(teacher_checkpoint):
+    model, cfg = build_distiller(teacher_checkpoint)
+    assert cfg.optim_wrapper.constructor == 'DistillOptimWrapperConstructor'
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    in_optim = param_ids(optim_wrapper)
+    connectors = list(model.connectors.parameters())
+    assert connectors and all(id(p) in in_optim for p in connectors)
+    assert not any(id(p) in in_optim for p in model.teacher.parameters())
+    trainable = [
+        p for n, p in model.named_parameters() if not n.startswith('teacher.')
+    ]
+    assert len(in_optim) == len(trainable)
+    # a step moves the connectors, never the teacher
+    before = connector_state(model)
+    teacher_before = {
+        k: v.clone()
+        for k, v in model.teacher.state_dict().items()
+    }
+    model.train()
+    model.train_step(batch(model), optim_wrapper)
+    after = connector_state(model)
+    assert any(not torch.equal(before[k], after[k]) for k in before
+               if 'weight' in k)
+    for k, v in model.teacher.state_dict().items():
+        assert torch.equal(v, teacher_before[k]), k
+
+
+def test_teacher_features_computed_once_and_shared(teacher_checkpoint):
+    # all three losses at once: LumiNet + ReviewKD + FitNet
+    fitnet = load_config(FITNET).model.feature_losses
+    model, _ = build_distiller(teacher_checkpoint)
+    model.feature_losses['loss_fitnet'] = MODELS.build(
+        {k: v for k, v in fitnet.loss_fitnet.items() if k != 'connector'})
+    model.connectors['loss_fitnet'] = MODELS.build(
+        fitnet.loss_fitnet.connector)
+    data = batch(model)
+
+    outputs = []
+
+    def record(fn):
+
+        def wrapped(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            outputs.append(out)
+            return out
+
+        return wrapped
+
+    teacher = model.teacher
+    with mock.patch.object(teacher, 'extract_feat',
+                           wraps=record(teacher.extract_feat)) as t_feat, \
+            mock.patch.object(teacher.backbone, 'forward',
+                              wraps=teacher.backbone.forward) as t_backbone, \
+            mock.patch.object(teacher.rpn_head, 'forward',
+                              side_effect=AssertionError('teacher RPN ran')), \
+            mock.patch.object(model.feature_losses['loss_reviewkd'],
+                              'forward', wraps=model.feature_losses[
+                                  'loss_reviewkd'].forward) as hcl, \
+            mock.patch.object(model.feature_losses['loss_fitnet'], 'forward',
+                              wraps=model.feature_losses[
+                                  'loss_fitnet'].forward) as mse:
+        losses = model.loss(data['inputs'], data['data_samples'])
+    assert t_feat.call_count == 1 and t_backbone.call_count == 1
+    assert hcl.call_count == 1 and mse.call_count == 1
+    teacher_feats = outputs[0]
+    # both feature losses got the very tensors of the single teacher pass
+    assert hcl.call_args.args[1] is teacher_feats
+    assert mse.call_args.args[1] is teacher_feats
+    assert len(teacher_feats) == 5 and teacher_feats[0].shape[1] == 64
+    assert not any(f.requires_grad for f in teacher_feats)
+    for key in ('loss_kd_cls', 'loss_reviewkd', 'loss_fitnet'):
+        assert torch.isfinite(losses[key])
+
+
+def test_feature_losses_amp_safe(teacher_checkpoint):
+    model, _ = build_distiller(teacher_checkpoint)
+    fitnet_cfg = load_config(FITNET).model.feature_losses.loss_fitnet
+    adapter = MODELS.build(fitnet_cfg.connector)
+    mse = MODELS.build(
+        {k: v for k, v in fitnet_cfg.items() if k != 'connector'})
+    inputs = batch(model)['inputs']
+    model.train()
+    # mmcv's CPU NMS/RoIAlign reject bfloat16, so the whole detector cannot
+    # run under CPU autocast; its FPN, the connectors and losses can.
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        student_feats = model.extract_feat(inputs)
+        with torch.no_grad():
+            teacher_feats = model.teacher.extract_feat(inputs)
+        assert student_feats[0].dtype == torch.bfloat16
+        assert teacher_feats[0].dtype == torch.bfloat16
+        abf_out = model.connectors['loss_reviewkd'](student_feats)
+        assert abf_out[0].dtype == torch.bfloat16
+        hcl = model.feature_losses['loss_reviewkd'](abf_out, teacher_feats)
+        fit = mse(adapter(student_feats), teacher_feats)
+        s_logits = torch.randn(16, 9, dtype=torch.bfloat16)
+        t_logits = torch.randn(16, 9, dtype=torch.bfloat16)
+        labels = torch.randint(0, 9, (16, ))
+        distill = model.distill_losses(student_feats, teacher_feats,
+                                       s_logits.requires_grad_(), t_logits,
+                                       labels)
+    for loss in (hcl, fit, *distill.values()):
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert torch.allclose(distill['loss_reviewkd'], hcl)
+    (hcl + fit).backward()
+    for p in model.connectors.parameters():
+        assert p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
+
+    # fp16 / bf16 features straight into the losses: fp32, close to fp32
+    with torch.no_grad():
+        fs32 = [f.float() for f in abf_out]
+        ft32 = [f.float() for f in teacher_feats]
+        for loss_fn in (model.feature_losses['loss_reviewkd'], mse):
+            ref = loss_fn(fs32, ft32)
+            for dtype in (torch.float16, torch.bfloat16):
+                low = loss_fn([f.to(dtype) for f in fs32],
+                              [f.to(dtype) for f in ft32])
+                assert low.dtype == torch.float32 and torch.isfinite(low)
+                assert low.item() == pytest.approx(ref.item(), rel=2e-2)
+
+
+# -------------------------------------------------------------- checkpoints
+def _load_extract_tool():
+    spec = importlib.util.spec_from_file_location(
+        'extract_student_tool', osp.join(REPO_ROOT, 'tools',
+                                         'extract_student.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
+                                                     tmp_path):
+    model, cfg = build_distiller(teacher_checkpoint)
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    model.train()
+    model.train_step(batch(model), optim_wrapper)
+    state = model.state_dict()
+    assert any(k.startswith('connectors.loss_reviewkd.') for k in state)
+    assert any(k.endswith('running_mean') for k in state
+               if k.startswith('connectors.'))
+    assert not any(k.startswith('teacher.') for k in state)
+
+    # a fresh distiller (other seed: other connector init) loads it strictly
+    fresh, _ = build_distiller(teacher_checkpoint, seed=1)
+    fresh_connectors = connector_state(fresh)
+    assert any(not torch.equal(fresh_connectors[k], state[k])
+               for k in fresh_connectors)
+    teacher_before = {
+        k: v.clone()
+        for k, v in fresh.teacher.state_dict().items()
+    }
+    fresh.load_state_dict(state, strict=True)
+    for k, v in connector_state(fresh).items():
+        assert torch.equal(v, state[k]), k
+    saved_teacher = torch.load(teacher_checkpoint)['state_dict']
+    for k, v in fresh.teacher.state_dict().items():
+        assert torch.equal(v, teacher_before[k]), k
+        assert torch.equal(v, saved_teacher[k]), k
+
+    # a runner-style checkpoint -> tools/extract_student.py -> plain student
+    ckpt = tmp_path / 'distill.pth'
+    torch.save(
+        dict(meta=dict(iter=1), state_dict=state,
+             optimizer=optim_wrapper.state_dict()), ckpt)
+    tool = _load_extract_tool()
+    out = tmp_path / 'student.pth'
+    with mock.patch.object(sys, 'argv',
+                           ['extract_student.py', str(ckpt), str(out)]):
+        tool.main()
+    extracted = torch.load(out, weights_only=True)
+    assert set(extracted) == {'meta', 'state_dict'}
+    student_state = extracted['state_dict']
+    assert not any(
+        k.startswith(('connectors.', 'teacher.')) for k in student_state)
+    num_connector_keys = sum(k.startswith('connectors.') for k in state)
+    assert extracted['meta']['student_extracted']['removed_keys'] == \
+        num_connector_keys
+    student = MODELS.build(load_config(STUDENT_CONFIG).model)
+    student.load_state_dict(student_state, strict=True)
+    for k, v in student.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    # the function itself also handles DDP-prefixed keys
+    ddp_state = {f'module.{k}': v for k, v in state.items()}
+    assert not any('connectors.' in k for k in tool.extract_student(
+        dict(state_dict=ddp_state))['state_dict'])
+
+
+# ---------------------------------------------------------------------- DDP
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world_size, port, teacher_checkpoint):
+    from mmengine.model import MMDistributedDataParallel
+
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        'gloo', rank=rank, world_size=world_size,
+        timeout=datetime.timedelta(seconds=120))
+    try:
+        # rank-dependent init: DDP must broadcast rank 0's weights
+        model, cfg = build_distiller(teacher_checkpoint, seed=rank)
+        probe = model.teacher.backbone.bn1.running_mean
+        if rank == 1:  # a teacher buffer that DDP must leave alone
+            probe.add_(1.0)
+        probe_value = probe.clone()
+        ddp = MMDistributedDataParallel(model, device_ids=None)
+        ignored = set(model._ddp_params_and_buffers_to_ignore)
+        teacher_names = {
+            f'teacher.{n}'
+            for n in model.teacher.state_dict(keep_vars=True)
+        }
+        assert teacher_names <= ignored
+        assert ddp.parameters_to_ignore == ignored
+        synced = {id(p) for p in ddp._module_parameters}
+        assert not any(id(p) in synced for p in model.teacher.parameters())
+        assert all(id(p) in synced for p in model.connectors.parameters())
+        assert not any(
+            n.startswith('teacher.') for n in ddp.named_module_buffers)
+
+        optim_wrapper = build_optim_wrapper(ddp, cfg.optim_wrapper)
+        ddp.train()
+        for step in range(2):
+            # different images per rank: gradients differ before all-reduce
+            log_vars = ddp.train_step(
+                packed_batch(seed=10 * step + rank), optim_wrapper)
+            for key in ('loss_kd_cls', 'loss_reviewkd'):
+                assert torch.isfinite(log_vars[key]), (step, key)
+
+        assert torch.equal(probe, probe_value)  # not broadcast from rank 0
+        flat = torch.cat(
+            [p.detach().reshape(-1) for p in model.connectors.parameters()] +
+            [model.backbone.conv1.weight.detach().reshape(-1)])
+        gathered = [torch.empty_like(flat) for _ in range(world_size)]
+        dist.all_gather(gathered, flat)
+        assert torch.equal(gathered[0], gathered[1]), \
+            (gathered[0] - gathered[1]).abs().max()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_two_cpu_processes(teacher_checkpoint):
+    if not dist.is_gloo_available():
+        pytest.skip('gloo backend not available')
+    mp.spawn(
+        _ddp_worker,
+        args=(2, _free_port(), teacher_checkpoint),
+        nprocs=2,
+        join=True)

@@ -1,0 +1,217 @@
+"""The command-line tools end to end, as subprocesses on the tiny shapes set.
+
+One 2-process CPU (gloo) run of ``tools/dist_train.sh`` trains the plain
+shapes student for 2 iterations and validates it with mmdet's CocoMetric; the
+other tests evaluate (``tools/test.py``) and resume (``tools/train.py
+--resume``) its checkpoint.
+"""
+import json
+import os
+import os.path as osp
+import pickle
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from glob import glob
+
+import pytest
+
+from conftest import REPO_ROOT, STUDENT_CONFIG
+
+TOOLS = osp.join(REPO_ROOT, 'tools')
+TIMEOUT = 300
+METRIC_RE = r'coco/{}: (-?\d+\.\d+)'
+
+# shrink the shapes config: 2 iterations, batch 1, no dataloader workers
+TINY_OPTIONS = [
+    'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+    'train_dataloader.batch_size=1', 'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+    'test_dataloader.num_workers=0',
+    'test_dataloader.persistent_workers=False',
+    'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2'
+]
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _env(**extra):
+    env = {
+        k: v for k, v in os.environ.items()
+        if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE',
+                     'MASTER_ADDR', 'MASTER_PORT', 'PORT')
+    }
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+    env['PYTHONWARNINGS'] = 'ignore'
+    env['OMP_NUM_THREADS'] = '1'
+    env['MKL_NUM_THREADS'] = '1'
+    env.update(extra)
+    return env
+
+
+def _run(cmd, cwd, **env):
+    """Run ``cmd``; return (returncode, stdout and stderr together)."""
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=_env(**env), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
+    return proc.returncode, proc.stdout
+
+
+def _tail(text, lines=40):
+    return '\n'.join(text.splitlines()[-lines:])
+
+
+def _log_file(work_dir):
+    logs = sorted(glob(osp.join(work_dir, '*', '*.log')))
+    assert logs, f'no log file under {work_dir}'
+    with open(logs[-1]) as f:
+        return f.read()
+
+
+def _metrics(line):
+    return {
+        key: float(re.search(METRIC_RE.format(key), line).group(1))
+        for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
+    }
+
+
+@pytest.fixture(scope='module')
+def dist_run(shapes_root, tmp_path_factory):
+    """``tools/dist_train.sh`` with 2 CPU processes, 2 iterations."""
+    work_dir = str(tmp_path_factory.mktemp('dist_train'))
+    rc, out = _run(
+        ['bash', osp.join(TOOLS, 'dist_train.sh'), STUDENT_CONFIG, '2',
+         '--work-dir', work_dir, '--data-root', shapes_root,
+         '--cfg-options', *TINY_OPTIONS],
+        cwd=work_dir, PYTHON=sys.executable, PORT=str(_free_port()))
+    return dict(rc=rc, out=out, work_dir=work_dir,
+                checkpoint=osp.join(work_dir, 'iter_2.pth'))
+
+
+@pytest.fixture(scope='module')
+def checkpoint(dist_run):
+    assert dist_run['rc'] == 0, _tail(dist_run['out'])
+    return dist_run['checkpoint']
+
+
+def test_dist_train_two_cpu_processes(dist_run):
+    assert dist_run['rc'] == 0, _tail(dist_run['out'])
+    assert osp.isfile(dist_run['checkpoint'])
+    with open(osp.join(dist_run['work_dir'], 'last_checkpoint')) as f:
+        assert f.read().strip() == dist_run['checkpoint']
+    log = _log_file(dist_run['work_dir'])
+    # mmengine's environment report: its "GPU number" is the world size
+    assert 'Distributed launcher: pytorch' in log
+    assert 'Distributed training: True' in log
+    assert re.search(r'GPU number: 2\b', log)
+    assert "dist_cfg: {'backend': 'gloo'}" in log
+    assert 'Iter(train) [2/2]' in log
+    assert 'Saving checkpoint at 2 iterations' in log
+    assert re.search(METRIC_RE.format('bbox_mAP'), log)
+
+
+def test_dist_train_validates_with_coco_metric(dist_run):
+    """The plain detector's validation goes through mmdet's CocoMetric: the
+    log line and mmengine's scalars.json hold the COCO metrics as numbers."""
+    assert dist_run['rc'] == 0, _tail(dist_run['out'])
+    log = _log_file(dist_run['work_dir'])
+    assert 'Evaluating bbox...' in log
+    val_lines = [
+        line for line in log.splitlines()
+        if 'Iter(val)' in line and 'coco/bbox_mAP:' in line
+    ]
+    assert len(val_lines) == 1, val_lines
+    for key, value in _metrics(val_lines[0]).items():
+        assert 0.0 <= value <= 1.0, (key, value)
+
+    scalars = glob(osp.join(dist_run['work_dir'], '*', 'vis_data',
+                            'scalars.json'))
+    assert len(scalars) == 1
+    with open(scalars[0]) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    val = [r for r in records if 'coco/bbox_mAP' in r]
+    assert len(val) == 1
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75'):
+        assert isinstance(val[0][key], float)
+        assert 0.0 <= val[0][key] <= 1.0
+    # iteration-based training: the validation is logged at its iteration
+    assert val[0]['step'] == 2
+    train = [r for r in records if 'loss' in r]
+    assert [r['iter'] for r in train] == [1, 2]
+
+
+def test_test_py_evaluates_and_dumps(checkpoint, shapes_root, tmp_path):
+    out_pkl = str(tmp_path / 'preds.pkl')
+    rc, out = _run(
+        [sys.executable, osp.join(TOOLS, 'test.py'), STUDENT_CONFIG,
+         checkpoint, '--work-dir', str(tmp_path), '--data-root', shapes_root,
+         '--out', out_pkl, '--cfg-options', 'test_dataloader.num_workers=0',
+         'test_dataloader.persistent_workers=False'],
+        cwd=str(tmp_path))
+    assert rc == 0, _tail(out)
+    assert f'Load checkpoint from {checkpoint}' in out
+    assert 'Evaluating bbox...' in out
+    test_lines = [line for line in out.splitlines()
+                  if 'Iter(test)' in line and 'coco/bbox_mAP:' in line]
+    assert len(test_lines) == 1, _tail(out)
+    for key, value in _metrics(test_lines[0]).items():
+        assert 0.0 <= value <= 1.0, (key, value)
+
+    assert osp.isfile(out_pkl)
+    with open(out_pkl, 'rb') as f:
+        results = pickle.load(f)
+    with open(osp.join(shapes_root, 'annotations',
+                       'instances_val.json')) as f:
+        val_ids = {img['id'] for img in json.load(f)['images']}
+    assert {r['img_id'] for r in results} == val_ids
+    assert len(results) == len(val_ids)
+    for result in results:
+        pred = result['pred_instances']
+        assert len(pred['bboxes']) == len(pred['scores']) == len(
+            pred['labels'])
+
+
+def test_train_py_resume_auto(checkpoint, shapes_root, tmp_path):
+    """``--resume`` without a path continues from the work dir's last
+    checkpoint (written by the 2-process run) to the new max_iters."""
+    work_dir = str(tmp_path / 'work')
+    os.makedirs(work_dir)
+    start = osp.join(work_dir, 'iter_2.pth')
+    shutil.copy(checkpoint, start)
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(start)
+    options = [o for o in TINY_OPTIONS if not o.startswith('train_cfg.')]
+    rc, out = _run(
+        [sys.executable, osp.join(TOOLS, 'train.py'), STUDENT_CONFIG,
+         '--resume', '--work-dir', work_dir, '--data-root', shapes_root,
+         '--cfg-options', 'train_cfg.max_iters=3', 'train_cfg.val_begin=100',
+         *options],
+        cwd=str(tmp_path))
+    assert rc == 0, _tail(out)
+    assert f'Load checkpoint from {start}' in out
+    assert 'resumed epoch: 0, iter: 2' in out
+    train_iters = re.findall(r'Iter\(train\) \[(\d+)/3\]', out)
+    assert train_iters == ['3'], _tail(out)  # did not start over
+    assert 'Saving checkpoint at 3 iterations' in out
+    assert osp.isfile(osp.join(work_dir, 'iter_3.pth'))
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read().strip() == osp.join(work_dir, 'iter_3.pth')
+
+
+def test_test_py_missing_checkpoint(tmp_path):
+    missing = str(tmp_path / 'no_such_dir' / 'missing.pth')
+    rc, out = _run(
+        [sys.executable, osp.join(TOOLS, 'test.py'), STUDENT_CONFIG, missing,
+         '--work-dir', str(tmp_path)],
+        cwd=str(tmp_path))
+    assert rc != 0
+    assert f'Checkpoint not found: {missing}' in out
+    assert 'FileNotFoundError' in out

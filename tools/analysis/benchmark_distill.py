@@ -1,0 +1,525 @@
+"""Cost of RoI distillation relative to training the student alone.
+
+``python tools/analysis/benchmark_distill.py CONFIG [options]``
+
+In one process, on the models of a distillation config (an ``RoIDistiller``)
+and synthetic inputs (``mmdet.testing.demo_mm_inputs``: B images of HxW with
+a few gt boxes each), times the median wall time per iteration after warm-up:
+
+(a) student-only training step: ``TwoStageDetector.loss`` called on the
+    distiller itself (the student's own backbone, FPN, RPN, assigner/sampler,
+    RoI head and losses, exactly mmdet's Faster R-CNN ``loss``; no teacher,
+    no distillation loss), + backward + optimizer step;
+(b) the teacher's no-grad forward on that step's RoIs,
+    ``model.teacher_forward(inputs, rois)``;
+(c) a full distillation step: ``model.loss`` + backward + optimizer step;
+(d) a naive no-grad teacher pass that runs the teacher's own RPN, proposal
+    generation, assign/sample and box head (what a distiller that does not
+    reuse the student's RoIs would pay).
+
+The four are run round robin (a, b, c, d, a, b, ...) so that changes in the
+load of a shared machine affect all of them alike. It reports c / (a + b),
+whose floor is ~1.0 (the distillation loss adds only little on top of the
+student step and the teacher forward), and the peak memory of (a) and (c),
+each measured in a separate single step after the timing.
+
+Both (a) and (c) go through the optimizer wrapper built from the config
+(``DistillOptimWrapperConstructor``, gradient clipping included), as the
+runner's ``train_step`` does; data preprocessing is done once, outside the
+timed region, since it is identical for every phase.
+"""
+import argparse
+import contextlib
+import ctypes
+import gc
+import os
+import os.path as osp
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+try:
+    import mmkd_det  # noqa: F401  (registers the package's modules)
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(
+        0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    import mmkd_det  # noqa: F401
+
+from mmengine.config import Config, DictAction
+
+# Targets for c / (a + b): logit-only distillation adds a loss on (N, C+1)
+# logits; feature distillation (ReviewKD) also runs connectors on the FPN.
+LOGIT_TARGET = 1.05
+FEATURE_TARGET = 1.10
+
+PHASES = {
+    'a': 'student-only step (fwd+bwd+opt)',
+    'b': 'teacher forward on student RoIs',
+    'c': 'distillation step (fwd+bwd+opt)',
+    'd': 'naive teacher (own RPN+sampling)',
+}
+
+
+# ----------------------------------------------------------------------------
+# timing helpers
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_once(fn: Callable[[], object], device='cpu') -> float:
+    """Wall time of one call of ``fn`` in milliseconds (synchronised)."""
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return (time.perf_counter() - start) * 1e3
+
+
+def time_fn(fn: Callable[[], object], iters: int, warmup: int,
+            device='cpu') -> float:
+    """Median wall time (ms) of ``fn`` over ``iters`` calls after ``warmup``.
+
+    Args:
+        fn (callable): called without arguments.
+        iters (int): timed calls, >= 1.
+        warmup (int): untimed calls first, >= 0.
+        device (str | torch.device): ``cuda`` synchronises around each call.
+
+    Returns:
+        float: median milliseconds per call.
+    """
+    if iters < 1 or warmup < 0:
+        raise ValueError(f'need iters >= 1 and warmup >= 0, got {iters}, '
+                         f'{warmup}')
+    for _ in range(warmup):
+        fn()
+    return statistics.median(time_once(fn, device) for _ in range(iters))
+
+
+def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int,
+                     warmup: int, device='cpu') -> Dict[str, List[float]]:
+    """Time several functions round robin; name -> per-call times (ms).
+
+    Interleaving spreads changes in machine load over all functions alike,
+    so ratios between them are more robust than with back-to-back runs.
+    """
+    if iters < 1 or warmup < 0:
+        raise ValueError(f'need iters >= 1 and warmup >= 0, got {iters}, '
+                         f'{warmup}')
+    times = {name: [] for name in fns}
+    for i in range(warmup + iters):
+        for name, fn in fns.items():
+            ms = time_once(fn, device)
+            if i >= warmup:
+                times[name].append(ms)
+    return times
+
+
+# ----------------------------------------------------------------------------
+# peak memory
+
+
+def _proc_status_kb(field: str) -> Optional[int]:
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_hwm() -> bool:
+    """Reset the process's VmHWM to its current RSS (Linux >= 4.0)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        return False
+    return True
+
+
+def _malloc_trim() -> None:
+    """Hand freed heap memory back to the OS, so RSS tracks live memory."""
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakMemory:
+    """Peak memory of a code region: ``with PeakMemory(dev) as m: ...``.
+
+    After the block, ``m.peak_mb`` is the peak and ``m.delta_mb`` the peak
+    minus the usage at the start; ``m.method`` says how it was measured:
+
+    - CUDA: ``torch.cuda.max_memory_allocated`` after
+      ``reset_peak_memory_stats`` (tensors only, not the allocator's cache).
+    - CPU, Linux: ``VmHWM`` of ``/proc/self/status`` after resetting it by
+      writing ``5`` to ``/proc/self/clear_refs`` (exact high-water mark of the
+      process RSS within the region); freed heap memory is trimmed first so
+      that the start RSS reflects live memory.
+    - CPU, otherwise: ``VmRSS`` (or ``ru_maxrss``) sampled every ms by a
+      background thread, a lower bound of the true peak.
+    """
+
+    def __init__(self, device='cpu', interval_s: float = 1e-3):
+        self.device = torch.device(device)
+        self.interval_s = interval_s
+        self.method = ''
+        self.start_mb = self.peak_mb = self.delta_mb = float('nan')
+        self._stop = None
+        self._thread = None
+        self._sampled_kb = 0
+
+    def __enter__(self) -> 'PeakMemory':
+        gc.collect()
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start_mb = torch.cuda.memory_allocated(self.device) / 2**20
+            self.method = 'torch.cuda.max_memory_allocated'
+            return self
+        _malloc_trim()
+        rss = _proc_status_kb('VmRSS')
+        if rss is not None and _reset_hwm():
+            self.start_mb = rss / 1024
+            self.method = ('CPU RSS high-water mark (VmHWM after reset via '
+                           '/proc/self/clear_refs)')
+            return self
+        # fall back to sampling in a background thread
+        self.method = 'CPU RSS sampled every 1 ms by a thread (lower bound)'
+        self.start_mb = (rss if rss is not None else self._maxrss_kb()) / 1024
+        self._sampled_kb = int(self.start_mb * 1024)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def _maxrss_kb() -> int:
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return maxrss // 1024 if sys.platform == 'darwin' else maxrss
+
+    def _current_kb(self) -> int:
+        rss = _proc_status_kb('VmRSS')
+        return rss if rss is not None else self._maxrss_kb()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._sampled_kb = max(self._sampled_kb, self._current_kb())
+            self._stop.wait(self.interval_s)
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+        elif self._thread is None:
+            self.peak_mb = _proc_status_kb('VmHWM') / 1024
+        else:
+            self._sampled_kb = max(self._sampled_kb, self._current_kb())
+            self._stop.set()
+            self._thread.join()
+            self.peak_mb = self._sampled_kb / 1024
+        self.delta_mb = self.peak_mb - self.start_mb
+
+
+def measure_peak(fn: Callable[[], object], device='cpu') -> PeakMemory:
+    """Run ``fn`` once inside :class:`PeakMemory` and return the record."""
+    with PeakMemory(device) as mem:
+        fn()
+    return mem
+
+
+# ----------------------------------------------------------------------------
+# models and steps
+
+
+def parse_size(text: str):
+    """``'192x160'`` -> (192, 160) as (H, W); ``'192'`` -> (192, 192)."""
+    parts = text.lower().split('x')
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f'size must be HxW, got {text!r}')
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size must be HxW, got {text!r}')
+    if h < 32 or w < 32:
+        raise argparse.ArgumentTypeError(f'size must be >= 32x32, got {text}')
+    return h, w
+
+
+def write_random_teacher(teacher_config, path: str, seed: int = 0) -> None:
+    """Save a randomly initialised teacher (PyTorch default init) to path.
+
+    ``init_weights`` is not called, so no pretrained weights are fetched; the
+    speed of the teacher does not depend on its weights.
+    """
+    from mmdet.registry import MODELS
+    from mmkd_det.models.distillers.teacher import load_model_config
+    torch.manual_seed(seed)
+    teacher = MODELS.build(load_model_config(teacher_config))
+    torch.save({'meta': {'note': 'random teacher for benchmarking'},
+                'state_dict': teacher.state_dict()}, path)
+
+
+def build_distiller(cfg: Config, device):
+    """Build the distiller of ``cfg`` in train mode and its optimizer."""
+    from mmdet.registry import MODELS
+    from mmengine.optim import build_optim_wrapper
+    torch.manual_seed(0)
+    # init_weights() is not called: the speed does not depend on the values,
+    # and COCO configs would download ImageNet weights.
+    model = MODELS.build(cfg.model).to(device)
+    model.train()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    return model, optim_wrapper
+
+
+def make_batch(model, batch: int, size, num_classes: int, num_gts: int = 3):
+    """Preprocessed synthetic batch: ``(inputs, data_samples)``."""
+    from mmdet.testing import demo_mm_inputs
+    h, w = size
+    packed = demo_mm_inputs(
+        batch_size=batch,
+        image_shapes=(3, h, w),
+        num_items=[num_gts] * batch,
+        num_classes=num_classes)
+    data = model.data_preprocessor(packed, training=True)
+    return data['inputs'], data['data_samples']
+
+
+def student_rois(model, inputs, data_samples):
+    """The student's sampled RoIs for this batch, as ``model.loss`` gets them."""
+    from mmdet.structures.bbox import bbox2roi
+    with torch.no_grad():
+        x = model.extract_feat(inputs)
+        _, rpn_results = model.rpn_loss_and_proposals(x, data_samples)
+        sampling = model.sample_rois(x, rpn_results, data_samples)
+    return bbox2roi([res.priors for res in sampling])
+
+
+def make_steps(model, optim_wrapper, inputs, data_samples,
+               rois) -> Dict[str, Callable[[], object]]:
+    """The four timed phases as argument-free callables."""
+    from mmdet.models.detectors import TwoStageDetector
+    from mmdet.models.utils import unpack_gt_instances
+    from mmdet.structures.bbox import bbox2roi
+
+    def train_step(loss_fn):
+        with optim_wrapper.optim_context(model):
+            losses = loss_fn(inputs, data_samples)
+        loss, _ = model.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+
+    def student_step():
+        # mmdet's Faster R-CNN loss, run on the distiller's student parts
+        train_step(lambda i, s: TwoStageDetector.loss(model, i, s))
+
+    def distill_step():
+        train_step(model.loss)
+
+    def teacher_on_student_rois():
+        return model.teacher_forward(inputs, rois)
+
+    teacher = model.teacher
+    t_roi_head = teacher.roi_head
+    # the teacher's own assigner/sampler when its config has a train_cfg
+    assigner = getattr(t_roi_head, 'bbox_assigner', None)
+    sampler = getattr(t_roi_head, 'bbox_sampler', None)
+    if assigner is None or sampler is None:
+        assigner = model.roi_head.bbox_assigner
+        sampler = model.roi_head.bbox_sampler
+    t_train_cfg = getattr(teacher, 'train_cfg', None) or {}
+    proposal_cfg = t_train_cfg.get('rpn_proposal', teacher.test_cfg.rpn)
+    batch_img_metas = [s.metainfo for s in data_samples]
+    gt_instances, gt_ignore, _ = unpack_gt_instances(data_samples)
+
+    @torch.no_grad()
+    def naive_teacher():
+        feats = teacher.extract_feat(model.teacher_inputs(inputs))
+        cls_scores, bbox_preds = teacher.rpn_head(feats)
+        proposals = teacher.rpn_head.predict_by_feat(
+            cls_scores, bbox_preds, batch_img_metas=batch_img_metas,
+            cfg=proposal_cfg, rescale=False)
+        sampling = []
+        for i, props in enumerate(proposals):
+            props.priors = props.pop('bboxes')
+            assign = assigner.assign(props, gt_instances[i], gt_ignore[i])
+            sampling.append(
+                sampler.sample(assign, props, gt_instances[i],
+                               feats=[lvl[i][None] for lvl in feats]))
+        t_rois = bbox2roi([res.priors for res in sampling])
+        return t_roi_head._bbox_forward(feats, t_rois)['cls_score']
+
+    return {'a': student_step, 'b': teacher_on_student_rois,
+            'c': distill_step, 'd': naive_teacher}
+
+
+# ----------------------------------------------------------------------------
+# command line
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='distillation config (RoIDistiller)')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--batch', type=int, default=4, help='images')
+    parser.add_argument('--size', type=parse_size, default=(192, 192),
+                        help='image size HxW (default 192x192)')
+    parser.add_argument('--num-gts', type=int, default=3,
+                        help='gt boxes per image')
+    parser.add_argument('--iters', type=int, default=10,
+                        help='timed iterations per phase')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed iterations per phase first')
+    teacher = parser.add_mutually_exclusive_group()
+    teacher.add_argument('--teacher-checkpoint',
+                         help="override the config's teacher checkpoint")
+    teacher.add_argument(
+        '--random-teacher', action='store_true',
+        help='build the teacher from its config with random weights, saved '
+        'to a temporary checkpoint (for speed measurements only)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (as in tools/train.py)')
+    args = parser.parse_args(argv)
+    if args.batch < 1 or args.iters < 1 or args.warmup < 0 \
+            or args.num_gts < 1:
+        parser.error('need --batch >= 1, --iters >= 1, --warmup >= 0 and '
+                     '--num-gts >= 1')
+    return args
+
+
+def load_warning(device) -> Optional[str]:
+    """A warning when other processes compete for the CPU cores, else None."""
+    if torch.device(device).type != 'cpu' or not hasattr(os, 'getloadavg'):
+        return None
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    if load <= 0.5 * cores:
+        return None
+    text = (f'WARNING: 1-min load average {load:.1f} on {cores} cores: other '
+            'processes compete for the CPU, timings are noisy.')
+    threads = torch.get_num_threads()
+    if threads > 1:
+        text += (f' With {threads} intra-op threads on a busy machine each op '
+                 'waits for its slowest thread; OMP_NUM_THREADS=1 in the '
+                 'environment gives steadier numbers.')
+    return text
+
+
+def format_report(times: Dict[str, List[float]], mem: Dict[str, PeakMemory],
+                  has_feature_losses: bool) -> List[str]:
+    """The result table as lines of text."""
+    med = {k: statistics.median(v) for k, v in times.items()}
+    lines = [f"{'phase':<38} {'median_ms':>10} {'min_ms':>9} "
+             f"{'max_ms':>9}"]
+    for key, label in PHASES.items():
+        ts = times[key]
+        lines.append(f'({key}) {label:<34} {med[key]:>10.1f} '
+                     f'{min(ts):>9.1f} {max(ts):>9.1f}')
+    ratio = med['c'] / (med['a'] + med['b'])
+    target = FEATURE_TARGET if has_feature_losses else LOGIT_TARGET
+    kind = 'with feature losses' if has_feature_losses else 'logit losses only'
+    verdict = 'PASS' if ratio <= target else 'ABOVE TARGET'
+    lines.append(f'ratio c / (a + b) = {ratio:.3f}   target <= {target:.2f} '
+                 f'({kind})   {verdict}')
+    fastest = min(times['c']) / (min(times['a']) + min(times['b']))
+    lines.append(f'ratio of the fastest iterations (less sensitive to '
+                 f'machine load): {fastest:.3f}')
+    lines.append(f"distillation overhead over the student step: "
+                 f"c / a = {med['c'] / med['a']:.2f}x")
+    saving = med['d'] - med['b']
+    lines.append(
+        f"naive teacher (d) = {med['d']:.1f} ms vs teacher on student RoIs "
+        f"(b) = {med['b']:.1f} ms: saving {saving:.1f} ms per iteration "
+        f"({100 * saving / med['d']:.1f}% of d)")
+    method = mem['a'].method
+    lines.append(f'peak memory ({method}), one step each after timing:')
+    for key in ('a', 'c'):
+        m = mem[key]
+        lines.append(f'  ({key}) {PHASES[key]:<34} peak {m.peak_mb:>9.1f} MB'
+                     f'   increase over start {m.delta_mb:>8.1f} MB')
+    return lines
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit('--device cuda requested but CUDA is not available')
+    device = torch.device(args.device)
+    # before this process loads the cores itself
+    load = load_warning(device)
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if cfg.model.get('type') != 'RoIDistiller' or 'teacher' not in cfg.model:
+        raise SystemExit(f'{args.config} is not a distillation config '
+                         '(model.type must be RoIDistiller).')
+    num_classes = cfg.model.roi_head.bbox_head.num_classes
+    has_feature_losses = bool(cfg.model.get('feature_losses'))
+
+    with contextlib.ExitStack() as stack:
+        if args.random_teacher:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
+            path = osp.join(tmp, 'random_teacher.pth')
+            write_random_teacher(cfg.model.teacher.config, path)
+            cfg.model.teacher.checkpoint = path
+            print('NOTE: --random-teacher: the teacher has random weights '
+                  f'(temporary checkpoint {path}); timings only.')
+        elif args.teacher_checkpoint:
+            cfg.model.teacher.checkpoint = args.teacher_checkpoint
+        try:
+            model, optim_wrapper = build_distiller(cfg, device)
+        except FileNotFoundError as err:
+            raise SystemExit(f'{err}\nOr pass --teacher-checkpoint PATH, or '
+                             '--random-teacher to time a random teacher.')
+
+        inputs, data_samples = make_batch(model, args.batch, args.size,
+                                          num_classes, args.num_gts)
+        rois = student_rois(model, inputs, data_samples)
+        steps = make_steps(model, optim_wrapper, inputs, data_samples, rois)
+
+        h, w = args.size
+        losses = list(cfg.model.get('logit_losses') or {}) + list(
+            cfg.model.get('feature_losses') or {})
+        print(f'config: {args.config}')
+        print(f'device={device} batch={args.batch} size={h}x{w} '
+              f'gts/img={args.num_gts} classes={num_classes} '
+              f'iters={args.iters} warmup={args.warmup} '
+              f'threads={torch.get_num_threads()} torch={torch.__version__}')
+        print(f'distillation losses: {", ".join(losses)}; '
+              f'student RoIs per step: {rois.size(0)}')
+        print('(a) = TwoStageDetector.loss on the distiller (the student '
+              'alone, no teacher) + backward + optimizer step')
+        print('phases run round robin; times are wall clock per iteration')
+
+        if load:
+            print(load)
+        times = time_interleaved(steps, args.iters, args.warmup, device)
+        mem = {key: measure_peak(steps[key], device) for key in ('a', 'c')}
+    print('\n'.join(format_report(times, mem, has_feature_losses)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
