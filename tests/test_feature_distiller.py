@@ -23,7 +23,6 @@ from mmdet.testing import demo_mm_inputs
 from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG
 
 DISTILL = osp.join(CONFIGS, 'distill')
-REVIEWKD = osp.join(DISTILL, 'reviewkd', 'reviewkd_shapes.py')
 LUMINET_REVIEWKD = osp.join(DISTILL, 'luminet-reviewkd',
                             'luminet-reviewkd_shapes.py')
 FITNET = osp.join(DISTILL, 'fitnet', 'fitnet_shapes.py')

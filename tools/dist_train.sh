@@ -3,22 +3,5 @@
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on every node.
 # Works on CPU-only machines too (gloo backend): GPUS is then the process count.
 set -euo pipefail
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
 DIR="$(cd "$(dirname "$0")" && pwd)"
-
-PYTHONPATH="$DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$DIR/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
+exec "$DIR/torchrun_launch.sh" "$2" "$DIR/train.py" "$1" "${@:3}"

@@ -13,12 +13,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmkd_det  # noqa: F401
 
-from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from mmkd_det.engine import (add_common_args, load_tool_config,
-                             setup_cpu_distributed)
+from mmkd_det.engine import add_common_args, build_runner, load_tool_config
 
 
 def parse_args():
@@ -35,11 +30,9 @@ def parse_args():
 
 def main():
     args = parse_args()
-    register_all_modules(init_default_scope=True)
-    setup_cache_size_limit_of_dynamo()
-    cfg = load_tool_config(args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
+    cfg = load_tool_config(args)
     cfg.load_from = args.checkpoint
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
@@ -49,9 +42,7 @@ def main():
         cfg.test_evaluator.append(
             dict(type='DumpDetResults', out_file_path=args.out))
 
-    setup_cpu_distributed(cfg)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = build_runner(cfg)
     runner.test()
 
 

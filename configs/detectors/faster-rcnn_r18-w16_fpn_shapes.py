@@ -8,4 +8,4 @@ model = dict(
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=32),
         bbox_head=dict(in_channels=32, fc_out_channels=128)))
-train_cfg = dict(max_iters=600)
+train_cfg = dict(max_iters=500, val_interval=250)

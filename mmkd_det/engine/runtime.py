@@ -100,7 +100,12 @@ def load_tool_config(args) -> Config:
     """
     import os
     import os.path as osp
+
+    from mmdet.utils import (register_all_modules,
+                             setup_cache_size_limit_of_dynamo)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    register_all_modules(init_default_scope=True)
+    setup_cache_size_limit_of_dynamo()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -113,3 +118,15 @@ def load_tool_config(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def build_runner(cfg: Config):
+    """Build the config's runner, after the CPU-only distributed set-up."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from .distributed import setup_cpu_distributed
+    setup_cpu_distributed(cfg)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

@@ -79,9 +79,10 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--threads', type=int, default=None,
-        help='torch intra-op threads (default: torch default); 1 gives far '
-        'steadier CPU timings on a shared, loaded machine')
+        '--threads', type=int, default=1,
+        help='torch intra-op CPU threads; 0 keeps the torch default. The '
+        'default 1 gives steady timings on a shared machine, where a '
+        'multi-threaded op waits for a busy core (~70 ms steps)')
     return parser.parse_args(argv)
 
 

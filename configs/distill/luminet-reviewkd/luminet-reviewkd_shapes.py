@@ -1,16 +1,5 @@
-# LumiNet + ReviewKD ("Ours*" in the LumiNet paper): the LumiNet logit
-# loss on the RoI logits plus the ReviewKD feature loss of
-# ../reviewkd/reviewkd_shapes.py (kept identical to it).
-_base_ = '../_base_/roi-distill_shapes.py'
-model = dict(
-    logit_losses=dict(loss_kd_cls={{_base_.luminet_loss}}),
-    feature_losses=dict(
-        loss_reviewkd=dict(
-            type='HCLLoss',
-            loss_weight=1.2,
-            connector=dict(
-                type='ABFConnector',
-                in_channels=32,
-                out_channels=64,
-                mid_channels=64,
-                num_levels=5))))
+# LumiNet + ReviewKD ("Ours*" in the LumiNet paper): the ReviewKD feature loss
+# of ../reviewkd/reviewkd_shapes.py plus the LumiNet logit loss on the RoI
+# logits.
+_base_ = '../reviewkd/reviewkd_shapes.py'
+model = dict(logit_losses=dict(loss_kd_cls={{_base_.luminet_loss}}))

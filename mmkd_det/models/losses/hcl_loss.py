@@ -1,12 +1,9 @@
 """Hierarchical context loss (HCL) of ReviewKD."""
-from typing import Sequence
-
-import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
 from mmdet.registry import MODELS
-from ._feature_utils import check_feature_lists
+from .feature_loss_base import PerLevelFeatureLoss
 
 #: Pooled sizes of the HCL pyramid, largest first (ReviewKD code).
 HCL_POOL_SIZES = (4, 2, 1)
@@ -50,12 +47,14 @@ def hcl_loss(student_feat: Tensor, teacher_feat: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class HCLLoss(nn.Module):
+class HCLLoss(PerLevelFeatureLoss):
     """ReviewKD hierarchical context loss summed over feature levels.
 
     Chen et al., "Distilling Knowledge via Knowledge Review", CVPR 2021.
     The student features are expected to be the outputs of a connector
     (e.g. :class:`ABFConnector`) that already has the teacher's channels.
+    ``forward(student_feats, teacher_feats)`` returns
+    ``loss_weight * sum_l hcl_loss(fs_l, ft_l)`` in fp32.
 
     Args:
         loss_weight (float): Multiplier of the summed loss. ReviewKD's
@@ -63,27 +62,5 @@ class HCLLoss(nn.Module):
             2.0 (R50->MobileNetV2). Defaults to 1.0.
     """
 
-    def __init__(self, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.loss_weight = float(loss_weight)
-
-    def forward(self, student_feats: Sequence[Tensor],
-                teacher_feats: Sequence[Tensor]) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            student_feats (Sequence[Tensor]): L student (connector output)
-                features, level l of shape (B, C_l, H_l, W_l).
-            teacher_feats (Sequence[Tensor]): L teacher features of the same
-                shapes; detached inside.
-
-        Returns:
-            Tensor: Scalar fp32 loss, ``loss_weight * sum_l hcl_loss``.
-        """
-        check_feature_lists(student_feats, teacher_feats, 'HCLLoss')
-        loss = sum(
-            hcl_loss(fs, ft) for fs, ft in zip(student_feats, teacher_feats))
-        return self.loss_weight * loss
-
-    def extra_repr(self) -> str:
-        return f'loss_weight={self.loss_weight}'
+    def level_loss(self, student_feat: Tensor, teacher_feat: Tensor) -> Tensor:
+        return hcl_loss(student_feat, teacher_feat)
