@@ -188,12 +188,15 @@ def test_teacher_inputs_renormalised_when_preprocessors_differ(
     student_in = (images.flip(1) - model.data_preprocessor.mean) / \
         model.data_preprocessor.std
     assert model.teacher_inputs(student_in) is student_in  # same preprocessing
-    t_pre = model.teacher.data_preprocessor
-    t_pre.mean.fill_(0)
-    t_pre.std.fill_(255)
-    t_pre._channel_conversion = False
-    expected = images / 255  # teacher keeps BGR order, scales by 1/255
-    assert torch.allclose(model.teacher_inputs(student_in), expected,
+    # a teacher trained on BGR images scaled to [0, 1]
+    teacher_model = Config.fromfile(TEACHER_CONFIG).model
+    teacher_model.data_preprocessor.update(
+        mean=[0, 0, 0], std=[255, 255, 255], bgr_to_rgb=False)
+    other, _ = build_distiller(
+        teacher_checkpoint,
+        teacher=dict(config=teacher_model.to_dict(),
+                     checkpoint=teacher_checkpoint))
+    assert torch.allclose(other.teacher_inputs(student_in), images / 255,
                           atol=1e-5)
 
 
@@ -273,3 +276,19 @@ def test_distill_checkpoint_evaluates_with_student_config(
     metrics = Runner.from_cfg(test_cfg).test()
     assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0
     assert 'coco/bbox_mAP_75' in metrics
+
+
+def test_error_ldrld_k_exceeds_classes_at_build(teacher_checkpoint):
+    cfg = distill_cfg(teacher_checkpoint,
+                      osp.join(CONFIGS, 'distill', 'ldrld', 'ldrld_shapes.py'))
+    cfg.model.logit_losses.loss_ldrld_cls.k = 10  # 8 classes + background
+    with pytest.raises(ValueError, match='k=10 exceeds the 9 logit columns'):
+        MODELS.build(cfg.model)
+
+
+def test_teacher_config_from_mmdet_scope():
+    from mmkd_det.models.distillers.teacher import load_model_config
+    model_cfg = load_model_config(
+        'mmdet::faster_rcnn/faster-rcnn_r101_fpn_1x_coco.py')
+    assert model_cfg.type == 'FasterRCNN'
+    assert model_cfg.backbone.depth == 101

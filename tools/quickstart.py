@@ -182,7 +182,10 @@ def main():
         skip_existing=True)
     with open(osp.join(args.data_root, 'meta.json'), encoding='utf-8') as f:
         dataset_meta = json.load(f)
-    print(f'    {summary}')
+    print(f"    {args.data_root}: {summary['train']['num_images']} train / "
+          f"{summary['val']['num_images']} val images"
+          + (' (already there)' if summary.get('skipped') else
+             f" (generated in {summary['seconds']:.0f} s)"), flush=True)
 
     teacher_ckpt = prepare_teacher(args, dataset_meta)
     student_options = ([f'train_cfg.max_iters={args.student_iters}']

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
-from ._utils import per_level
+from .base_connector import MultiLevelConnector
 
 
 @MODELS.register_module()
@@ -94,7 +94,7 @@ class ABFBlock(BaseModule):
 
 
 @MODELS.register_module()
-class ABFConnector(BaseModule):
+class ABFConnector(MultiLevelConnector):
     """ReviewKD's ABF connector over FPN levels (student -> teacher).
 
     Chen et al., "Distilling Knowledge via Knowledge Review", CVPR 2021,
@@ -128,13 +128,7 @@ class ABFConnector(BaseModule):
                  num_levels: int = 5,
                  norm_cfg: ConfigType = dict(type='BN'),
                  init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if num_levels < 1:
-            raise ValueError(f'num_levels must be >= 1, got {num_levels}')
-        self.num_levels = num_levels
-        self.in_channels = per_level(in_channels, num_levels, 'in_channels')
-        self.out_channels = per_level(out_channels, num_levels,
-                                      'out_channels')
+        super().__init__(in_channels, out_channels, num_levels, init_cfg)
         if mid_channels is None:
             if len(set(self.out_channels)) != 1:
                 raise ValueError(
@@ -170,16 +164,7 @@ class ABFConnector(BaseModule):
             tuple[Tensor]: L features ordered fine to coarse, level l of
             shape (B, out_channels[l], H_l, W_l).
         """
-        if len(student_feats) != self.num_levels:
-            raise ValueError(
-                f'ABFConnector expects {self.num_levels} feature levels '
-                f'(fine to coarse), got {len(student_feats)}')
-        for level, (feat, c_in) in enumerate(
-                zip(student_feats, self.in_channels)):
-            if feat.dim() != 4 or feat.shape[1] != c_in:
-                raise ValueError(
-                    f'ABFConnector: level {level} expects shape (B, {c_in}, '
-                    f'H, W), got {tuple(feat.shape)}')
+        self.check_inputs(student_feats)
         outs = [None] * self.num_levels
         residual = None
         for level in reversed(range(self.num_levels)):

@@ -2,16 +2,15 @@
 from typing import Sequence, Tuple, Union
 
 import torch.nn as nn
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
-from ._utils import per_level
+from .base_connector import MultiLevelConnector
 
 
 @MODELS.register_module()
-class ConvAdapter(BaseModule):
+class ConvAdapter(MultiLevelConnector):
     """One 1x1 convolution (with bias) per level, student -> teacher channels.
 
     The regressor ("hint") of FitNets: Romero et al., "FitNets: Hints for
@@ -31,13 +30,7 @@ class ConvAdapter(BaseModule):
                  out_channels: Union[int, Sequence[int]],
                  num_levels: int = 5,
                  init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if num_levels < 1:
-            raise ValueError(f'num_levels must be >= 1, got {num_levels}')
-        self.num_levels = num_levels
-        self.in_channels = per_level(in_channels, num_levels, 'in_channels')
-        self.out_channels = per_level(out_channels, num_levels,
-                                      'out_channels')
+        super().__init__(in_channels, out_channels, num_levels, init_cfg)
         self.adapters = nn.ModuleList(
             nn.Conv2d(c_in, c_out, kernel_size=1, bias=True)
             for c_in, c_out in zip(self.in_channels, self.out_channels))
@@ -53,10 +46,7 @@ class ConvAdapter(BaseModule):
             tuple[Tensor]: L features, level l of shape
             (B, out_channels[l], H_l, W_l).
         """
-        if len(student_feats) != self.num_levels:
-            raise ValueError(
-                f'ConvAdapter expects {self.num_levels} feature levels, got '
-                f'{len(student_feats)}')
+        self.check_inputs(student_feats)
         return tuple(
             adapter(feat)
             for adapter, feat in zip(self.adapters, student_feats))

@@ -123,11 +123,16 @@ class RoIDistiller(TwoStageDetector):
         self.teacher = build_teacher(teacher['config'],
                                      teacher.get('checkpoint'))
         self._check_teacher()
+        self._same_normalization = self._same_input_normalization()
 
         self.logit_losses = nn.ModuleDict()
+        num_classes = self.roi_head.bbox_head.num_classes
         for name, cfg in (logit_losses or {}).items():
             self._check_loss_name(name)
             self.logit_losses[name] = MODELS.build(cfg)
+            # losses with class-count constraints (e.g. LDRLD's k) fail here
+            if hasattr(self.logit_losses[name], 'check_num_classes'):
+                self.logit_losses[name].check_num_classes(num_classes)
         self.connectors = nn.ModuleDict()
         self.feature_losses = nn.ModuleDict()
         for name, cfg in (feature_losses or {}).items():
@@ -284,22 +289,26 @@ class RoIDistiller(TwoStageDetector):
         logits = self.teacher.roi_head._bbox_forward(feats, rois)['cls_score']
         return feats, logits
 
+    def _same_input_normalization(self) -> bool:
+        """Whether teacher and student preprocess images identically."""
+        s_pre, t_pre = self.data_preprocessor, self.teacher.data_preprocessor
+        if (s_pre._enable_normalize != t_pre._enable_normalize
+                or s_pre._channel_conversion != t_pre._channel_conversion):
+            return False
+        return not s_pre._enable_normalize or (
+            torch.equal(s_pre.mean, t_pre.mean)
+            and torch.equal(s_pre.std, t_pre.std))
+
     def teacher_inputs(self, batch_inputs: Tensor) -> Tensor:
         """Re-normalise the student's inputs when the teacher's differ.
 
         Both detectors see the same augmented, padded images; only the
-        mean/std/channel order of their data preprocessors may differ.
+        mean/std/channel order of their data preprocessors may differ
+        (decided once at build time, so no per-step device sync).
         """
-        s_pre, t_pre = self.data_preprocessor, self.teacher.data_preprocessor
-        same = (
-            getattr(s_pre, '_enable_normalize', False) == getattr(
-                t_pre, '_enable_normalize', False)
-            and s_pre._channel_conversion == t_pre._channel_conversion)
-        if same and s_pre._enable_normalize:
-            same = (torch.equal(s_pre.mean.cpu(), t_pre.mean.cpu())
-                    and torch.equal(s_pre.std.cpu(), t_pre.std.cpu()))
-        if same:
+        if self._same_normalization:
             return batch_inputs
+        s_pre, t_pre = self.data_preprocessor, self.teacher.data_preprocessor
         images = batch_inputs
         if s_pre._enable_normalize:
             images = images * s_pre.std + s_pre.mean

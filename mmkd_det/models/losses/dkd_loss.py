@@ -112,32 +112,10 @@ class DKDLoss(BaseLogitDistillLoss):
         self.alpha = alpha
         self.beta = beta
 
-    def forward(self,
-                student_logits: Tensor,
-                teacher_logits: Tensor,
-                labels: Tensor,
-                weight: Optional[Tensor] = None,
-                avg_factor: Optional[float] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            student_logits (Tensor): (N, C) student RoI logits.
-            teacher_logits (Tensor): (N, C) teacher logits on the same RoIs.
-            labels (Tensor): (N,) RoI labels in [0, C); required.
-            weight (Tensor, optional): (N,) per-RoI weights.
-            avg_factor (float, optional): Denominator of the mean.
-            reduction_override (str, optional): Overrides ``reduction``.
-
-        Returns:
-            Tensor: scalar, or (N,) with reduction 'none'; float32 for
-            fp16/fp32 inputs.
-        """
+    def per_roi_loss(self, student: Tensor, teacher: Tensor,
+                     labels: Optional[Tensor]) -> Tensor:
         if labels is None:
             raise ValueError('DKDLoss needs the RoI labels (N,) to split '
                              'target and non-target classes; got None')
-        student, teacher, labels = self._prepare(student_logits,
-                                                 teacher_logits, labels)
-        loss = dkd_loss(student, teacher, labels, self.alpha, self.beta,
+        return dkd_loss(student, teacher, labels, self.alpha, self.beta,
                         self.temperature)
-        return self._reduce(loss, weight, avg_factor, reduction_override)

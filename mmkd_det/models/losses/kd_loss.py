@@ -65,6 +65,23 @@ def check_labels(labels: Optional[Tensor], num_rois: int,
     return labels.long()
 
 
+def check_finite(student_logits: Tensor, teacher_logits: Tensor) -> None:
+    """Raise FloatingPointError if either logit set holds NaN or Inf.
+
+    A non-finite logit would silently turn the loss (and the student's
+    weights) into NaN; failing here names the culprit instead.
+    """
+    for role, logits in (('student', student_logits),
+                         ('teacher', teacher_logits)):
+        if logits.numel() and not bool(torch.isfinite(logits).all()):
+            raise FloatingPointError(
+                f'The {role} RoI logits contain NaN or Inf: '
+                + ('the student diverged (lower the learning rate or the '
+                   'distillation loss_weight, or enable gradient clipping)'
+                   if role == 'student' else
+                   'check the teacher checkpoint and its input normalization'))
+
+
 def check_temperature(temperature: float) -> float:
     """Return ``temperature`` as float; ValueError unless finite and > 0."""
     temperature = float(temperature)
@@ -140,8 +157,10 @@ def kd_loss(student_logits: Tensor,
 class BaseLogitDistillLoss(nn.Module):
     """Common constructor checks, preamble and reduction of logit losses.
 
-    Subclasses compute a per-RoI loss of shape (N,) in a pure function and
-    call :meth:`_prepare` before and :meth:`_reduce` after it.
+    :meth:`forward` implements mmdet's loss protocol once for every logit
+    loss: input checks, upcast to fp32, teacher detach, the optional logit
+    normalization, then :meth:`per_roi_loss` (the subclass's math, a call
+    of its pure function) and the reduction times ``loss_weight``.
 
     Args:
         temperature (float): Softmax temperature, > 0.
@@ -189,6 +208,7 @@ class BaseLogitDistillLoss(nn.Module):
             or None.
         """
         check_logit_pair(student_logits, teacher_logits)
+        check_finite(student_logits, teacher_logits)
         labels = check_labels(labels, *student_logits.shape)
         student = upcast(student_logits)
         teacher = upcast(teacher_logits.detach())
@@ -216,6 +236,45 @@ class BaseLogitDistillLoss(nn.Module):
             weight = weight.to(loss.dtype)
         return self.loss_weight * weight_reduce_loss(
             loss, weight, reduction=reduction, avg_factor=avg_factor)
+
+
+    def per_roi_loss(self, student: Tensor, teacher: Tensor,
+                     labels: Optional[Tensor]) -> Tensor:
+        """The loss of each RoI, shape (N,), on prepared (normalized) logits.
+
+        Args:
+            student (Tensor): (N, C) student logits, with grad.
+            teacher (Tensor): (N, C) teacher logits, no grad.
+            labels (Tensor | None): (N,) int64 labels, background = C - 1.
+        """
+        raise NotImplementedError
+
+    def forward(self,
+                student_logits: Tensor,
+                teacher_logits: Tensor,
+                labels: Optional[Tensor] = None,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            student_logits (Tensor): (N, C) student RoI logits.
+            teacher_logits (Tensor): (N, C) teacher logits on the same RoIs.
+            labels (Tensor, optional): (N,) RoI labels in [0, C), background
+                C - 1; validated whenever given, required by DKD.
+            weight (Tensor, optional): (N,) per-RoI weights.
+            avg_factor (float, optional): Denominator of the mean.
+            reduction_override (str, optional): Overrides ``reduction``.
+
+        Returns:
+            Tensor: scalar, or (N,) with reduction 'none'; float32 for
+            fp16/fp32 inputs.
+        """
+        student, teacher, labels = self._prepare(student_logits,
+                                                 teacher_logits, labels)
+        loss = self.per_roi_loss(student, teacher, labels)
+        return self._reduce(loss, weight, avg_factor, reduction_override)
 
 
 @MODELS.register_module()
@@ -267,29 +326,6 @@ class LogitKDLoss(BaseLogitDistillLoss):
             eps=eps,
             sync_stats=sync_stats)
 
-    def forward(self,
-                student_logits: Tensor,
-                teacher_logits: Tensor,
-                labels: Optional[Tensor] = None,
-                weight: Optional[Tensor] = None,
-                avg_factor: Optional[float] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            student_logits (Tensor): (N, C) student RoI logits.
-            teacher_logits (Tensor): (N, C) teacher logits on the same RoIs.
-            labels (Tensor, optional): (N,) RoI labels; unused by KD, only
-                validated (kept for a uniform interface with DKD).
-            weight (Tensor, optional): (N,) per-RoI weights.
-            avg_factor (float, optional): Denominator of the mean.
-            reduction_override (str, optional): Overrides ``reduction``.
-
-        Returns:
-            Tensor: scalar, or (N,) with reduction 'none'; float32 for
-            fp16/fp32 inputs.
-        """
-        student, teacher, _ = self._prepare(student_logits, teacher_logits,
-                                            labels)
-        loss = kd_loss(student, teacher, self.temperature)
-        return self._reduce(loss, weight, avg_factor, reduction_override)
+    def per_roi_loss(self, student: Tensor, teacher: Tensor,
+                     labels: Optional[Tensor]) -> Tensor:
+        return kd_loss(student, teacher, self.temperature)

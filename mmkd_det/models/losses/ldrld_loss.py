@@ -177,33 +177,17 @@ class LDRLDLoss(BaseLogitDistillLoss):
         self.register_buffer('pair_index', pair_index, persistent=False)
         self.register_buffer('pair_weight', pair_weight, persistent=False)
 
-    def forward(self,
-                student_logits: Tensor,
-                teacher_logits: Tensor,
-                labels: Optional[Tensor] = None,
-                weight: Optional[Tensor] = None,
-                avg_factor: Optional[float] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
+    def check_num_classes(self, num_classes: int) -> None:
+        """Build-time check by the distiller: C = num_classes + 1 >= k."""
+        if self.k > num_classes + 1:
+            raise ValueError(
+                f'LDRLDLoss k={self.k} exceeds the {num_classes + 1} logit '
+                f'columns ({num_classes} classes + background); set k <= '
+                f'{num_classes + 1}.')
 
-        Args:
-            student_logits (Tensor): (N, C) student RoI logits.
-            teacher_logits (Tensor): (N, C) teacher logits on the same RoIs.
-            labels (Tensor, optional): (N,) RoI labels; unused, validated.
-            weight (Tensor, optional): (N,) per-RoI weights.
-            avg_factor (float, optional): Denominator of the mean.
-            reduction_override (str, optional): Overrides ``reduction``.
-
-        Returns:
-            Tensor: scalar, or (N,) with reduction 'none'; float32 for
-            fp16/fp32 inputs.
-
-        Raises:
-            ValueError: ``k`` larger than the number of classes C.
-        """
-        student, teacher, _ = self._prepare(student_logits, teacher_logits,
-                                            labels)
-        loss = ldrld_loss(student, teacher, self.k, self.temperature,
+    def per_roi_loss(self, student: Tensor, teacher: Tensor,
+                     labels: Optional[Tensor]) -> Tensor:
+        """Per-RoI LDRLD; raises ValueError if ``k`` exceeds the classes C."""
+        return ldrld_loss(student, teacher, self.k, self.temperature,
                           self.ldrld_weight, self.rntk_weight,
                           self.pair_index, self.pair_weight)
-        return self._reduce(loss, weight, avg_factor, reduction_override)
