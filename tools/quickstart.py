@@ -170,6 +170,9 @@ def calibrate(config: str, checkpoint: str, work_dir: str,
 
 def main():
     args = parse_args()
+    # absolute: the runs start in the repository root, wherever we are now
+    args.work_dir = osp.abspath(args.work_dir)
+    args.data_root = osp.abspath(args.data_root)
     start = time.time()
     os.makedirs(args.work_dir, exist_ok=True)
 
