@@ -395,3 +395,23 @@ def test_benchmark_script_runs():
     for med, ratio, low, low_ratio in rows.values():
         assert 0 < low <= med
         assert all(math.isfinite(r) and r > 0 for r in (ratio, low_ratio))
+
+
+@pytest.mark.parametrize('loss_cfg', [
+    dict(type='LogitKDLoss'),
+    dict(type='LogitKDLoss', logit_norm='perception'),
+    dict(type='DKDLoss', logit_norm='zscore'),
+    dict(type='LDRLDLoss', k=3),
+])
+@pytest.mark.parametrize('role', ['student', 'teacher'])
+def test_non_finite_logits_raise(loss_cfg, role):
+    from mmdet.registry import MODELS
+    loss = MODELS.build(loss_cfg)
+    student, teacher = torch.randn(6, 5), torch.randn(6, 5)
+    bad = student if role == 'student' else teacher
+    bad[2, 1] = float('nan')
+    with pytest.raises(FloatingPointError, match=f'The {role} RoI logits'):
+        loss(student, teacher, torch.tensor([0, 1, 4, 4, 2, 4]))
+    bad[2, 1] = float('inf')
+    with pytest.raises(FloatingPointError, match='NaN or Inf'):
+        loss(student, teacher, torch.tensor([0, 1, 4, 4, 2, 4]))
