@@ -19,44 +19,13 @@ import time
 
 
 def _import_generator():
-    """Import ``generate_shapes_dataset`` from the package or a checkout.
-
-    From a checkout the repository root is put on ``sys.path``. If the
-    package itself fails to import (e.g. an unrelated optional part is
-    broken), the generator module is loaded straight from its file, since it
-    needs nothing else from mmkd_det.
-    """
-    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    """Import ``generate_shapes_dataset`` from the package or a checkout."""
     try:
         from mmkd_det.datasets.shapes import generate_shapes_dataset
-        return generate_shapes_dataset
-    except ModuleNotFoundError as e:
-        if e.name != 'mmkd_det':
-            error = e
-        else:
-            sys.path.insert(0, root)
-            error = None
-    if error is None:
-        try:
-            from mmkd_det.datasets.shapes import generate_shapes_dataset
-            return generate_shapes_dataset
-        except Exception as e:  # noqa: BLE001 - fall back below
-            error = e
-    loaded = sys.modules.get('mmkd_det.datasets.shapes')
-    if loaded is not None:  # imported before the package failed
-        return loaded.generate_shapes_dataset
-    path = osp.join(root, 'mmkd_det', 'datasets', 'shapes.py')
-    if not osp.isfile(path):
-        raise error
-    print(f'make_shapes.py: warning: cannot import mmkd_det ({error!r}); '
-          f'loading the generator from {path}', file=sys.stderr)
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('mmkd_det.datasets.shapes',
-                                                  path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.generate_shapes_dataset
+    except ImportError:  # running from a checkout without `pip install -e .`
+        sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+        from mmkd_det.datasets.shapes import generate_shapes_dataset
+    return generate_shapes_dataset
 
 
 def parse_size(text: str):
