@@ -13,38 +13,19 @@ arguments (recorded in ``OUT/meta.json``), nothing is written unless
 """
 import argparse
 import os.path as osp
-import re
 import sys
 import time
+from importlib.util import find_spec
 
-
-def _import_generator():
-    """Import ``generate_shapes_dataset`` from the package or a checkout."""
-    try:
-        from mmkd_det.datasets.shapes import generate_shapes_dataset
-    except ImportError:  # running from a checkout without `pip install -e .`
-        sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-        from mmkd_det.datasets.shapes import generate_shapes_dataset
-    return generate_shapes_dataset
+# running from a checkout without `pip install -e .` (checked without importing)
+if find_spec('mmkd_det') is None:
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_size(text: str):
-    """Parse ``HxW`` (e.g. ``192x192``) into ``(H, W)``.
-
-    Raises:
-        argparse.ArgumentTypeError: If ``text`` is not two positive integers
-            joined by ``x``.
-    """
-    m = re.fullmatch(r'\s*(\d+)\s*[xX]\s*(\d+)\s*', text)
-    if m is None:
-        raise argparse.ArgumentTypeError(
-            f'invalid size {text!r}: expected HxW with positive integers, '
-            'e.g. 192x192 (height x width)')
-    h, w = int(m.group(1)), int(m.group(2))
-    if h <= 0 or w <= 0:
-        raise argparse.ArgumentTypeError(
-            f'invalid size {text!r}: height and width must be positive')
-    return h, w
+    """Parse ``HxW`` (e.g. ``192x192``) into ``(H, W)``."""
+    from mmkd_det.utils.cli import parse_size as parse_hw
+    return parse_hw(text)
 
 
 def parse_args(argv=None):
@@ -73,7 +54,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    generate_shapes_dataset = _import_generator()
+    from mmkd_det.datasets.shapes import generate_shapes_dataset
     t0 = time.perf_counter()
     try:
         summary = generate_shapes_dataset(

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
@@ -144,7 +145,7 @@ def prepare_teacher(args, dataset_meta: dict) -> str:
     key = teacher_key(args, dataset_meta)
     if (not args.retrain_teacher and osp.isfile(checkpoint)
             and osp.isfile(key_file)
-            and open(key_file, encoding='utf-8').read() == key):
+            and Path(key_file).read_text(encoding='utf-8') == key):
         print(f'\n=== Teacher: reusing {checkpoint}')
         return checkpoint
     options = ([f'train_cfg.max_iters={args.teacher_iters}']

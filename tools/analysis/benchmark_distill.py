@@ -51,6 +51,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
         0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import mmkd_det  # noqa: F401
 
+from mmkd_det.utils.cli import parse_size as parse_hw  # noqa: E402
 from mmengine.config import Config, DictAction
 
 # Targets for c / (a + b): logit-only distillation adds a loss on (N, C+1)
@@ -248,18 +249,7 @@ def measure_peak(fn: Callable[[], object], device='cpu') -> PeakMemory:
 
 def parse_size(text: str):
     """``'192x160'`` -> (192, 160) as (H, W); ``'192'`` -> (192, 192)."""
-    parts = text.lower().split('x')
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f'size must be HxW, got {text!r}')
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'size must be HxW, got {text!r}')
-    if h < 32 or w < 32:
-        raise argparse.ArgumentTypeError(f'size must be >= 32x32, got {text}')
-    return h, w
+    return parse_hw(text, allow_square=True, min_side=32)
 
 
 def write_random_teacher(teacher_config, path: str, seed: int = 0) -> None:
