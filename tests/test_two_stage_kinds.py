@@ -5,12 +5,11 @@ pairing, the student's losses against plain mmdet's, cascade stage keys and
 weights, the teacher's logits against its own predict path, build-time
 errors, and a distilled cascade student evaluated with its plain config.
 """
-import copy
 import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import ConfigDict
 from mmengine.runner import Runner
 
 from mmdet.models.roi_heads import HybridTaskCascadeRoIHead, SparseRoIHead
@@ -19,58 +18,11 @@ from mmdet.testing import demo_mm_inputs
 from mmkd_det.models.distillers.roi_heads import (check_teacher_roi_head,
                                                   student_roi_head_class,
                                                   teacher_roi_logits)
-from conftest import CONFIGS, STUDENT_CONFIG, tiny_config
+from mmkd_det.utils.detector_kinds import KINDS, detector_kind_cfg
+from conftest import CONFIGS, tiny_config
 
 CASCADE_BASE = osp.join(CONFIGS, '_base_', 'cascade-rcnn_shapes.py')
-KINDS = ('faster', 'mask', 'cascade', 'cascade-mask')
 NUM_CLASSES = 8
-
-
-def _bbox_heads(roi_head: ConfigDict) -> list:
-    heads = roi_head.bbox_head
-    return heads if isinstance(heads, list) else [heads]
-
-
-def detector_cfg(kind: str, width: int = 16) -> ConfigDict:
-    """A shapes detector of ``kind``: ResNet-18 of ``width`` base channels.
-
-    Args:
-        kind (str): one of ``KINDS``.
-        width (int): backbone base channels; FPN and RoI head use 2x.
-
-    Returns:
-        ConfigDict: the model config.
-    """
-    base = CASCADE_BASE if kind.startswith('cascade') else STUDENT_CONFIG
-    model = copy.deepcopy(Config.fromfile(base).model)
-    fpn = 2 * width
-    model.backbone.update(depth=18, base_channels=width)
-    model.neck.update(
-        in_channels=[width * 2**i for i in range(4)], out_channels=fpn)
-    model.rpn_head.update(in_channels=fpn, feat_channels=fpn)
-    model.roi_head.bbox_roi_extractor.out_channels = fpn
-    for head in _bbox_heads(model.roi_head):
-        head.update(in_channels=fpn, fc_out_channels=4 * fpn)
-    if kind.endswith('mask'):
-        model.type = 'CascadeRCNN' if kind == 'cascade-mask' else 'MaskRCNN'
-        model.roi_head.mask_roi_extractor = dict(
-            type='SingleRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
-            out_channels=fpn,
-            featmap_strides=[4, 8, 16, 32])
-        model.roi_head.mask_head = dict(
-            type='FCNMaskHead',
-            num_convs=1,
-            in_channels=fpn,
-            conv_out_channels=fpn,
-            num_classes=NUM_CLASSES,
-            loss_mask=dict(
-                type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))
-        rcnn = model.train_cfg.rcnn
-        for stage_cfg in (rcnn if isinstance(rcnn, list) else [rcnn]):
-            stage_cfg.mask_size = 28
-        model.test_cfg.rcnn.mask_thr_binary = 0.5
-    return model
 
 
 @pytest.fixture(scope='module')
@@ -78,7 +30,7 @@ def teacher_checkpoints(tmp_path_factory):
     """kind -> (model config, checkpoint) of a random 32-wide teacher."""
     out = {}
     for kind in KINDS:
-        cfg = detector_cfg(kind, width=32)
+        cfg = detector_kind_cfg(kind, width=32)
         torch.manual_seed(1)
         teacher = MODELS.build(cfg)
         teacher.init_weights()
@@ -90,7 +42,7 @@ def teacher_checkpoints(tmp_path_factory):
 
 def distiller_cfg(student: str, teacher: str, teacher_checkpoints,
                   loss_weight: float = 1.0, **extra) -> ConfigDict:
-    model = detector_cfg(student)
+    model = detector_kind_cfg(student)
     config, checkpoint = teacher_checkpoints[teacher]
     model.update(
         type='RoIDistiller',
@@ -159,7 +111,7 @@ def test_zero_weight_student_losses_equal_plain_mmdet(student,
     distiller = build(
         distiller_cfg(student, 'cascade-mask', teacher_checkpoints,
                       loss_weight=0.0))
-    plain = MODELS.build(detector_cfg(student))
+    plain = MODELS.build(detector_kind_cfg(student))
     plain.load_state_dict(distiller.state_dict(), strict=True)
     distiller.train()
     plain.train()
@@ -273,7 +225,7 @@ def test_distilled_cascade_student_evaluates_with_plain_config(
     assert not any(
         k.startswith('teacher.') for k in torch.load(checkpoint)['state_dict'])
     test_cfg = tiny_config(CASCADE_BASE, shapes_root, str(tmp_path / 'test'))
-    test_cfg.model = detector_cfg('cascade')
+    test_cfg.model = detector_kind_cfg('cascade')
     test_cfg.load_from = checkpoint
     metrics = Runner.from_cfg(test_cfg).test()
     assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0

@@ -138,8 +138,9 @@ class RoIDistiller(TwoStageDetector):
             f'teacher.{name}' for name, _ in self.teacher.named_parameters()
         ] + [f'teacher.{name}' for name, _ in self.teacher.named_buffers()]
         # public since torch 2.5; the private twin exists in older versions
-        register_state_dict_hook = getattr(self, 'register_state_dict_post_hook',
-                                           self._register_state_dict_hook)
+        register_state_dict_hook = getattr(
+            self, 'register_state_dict_post_hook',
+            self._register_state_dict_hook)
         register_state_dict_hook(_drop_teacher_from_state_dict)
         self.register_load_state_dict_post_hook(_ignore_missing_teacher_keys)
 

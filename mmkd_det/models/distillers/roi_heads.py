@@ -251,4 +251,3 @@ def stage_weights(roi_head: nn.Module) -> List[float]:
 def is_cascade(roi_head: nn.Module) -> bool:
     """Whether the head is a cascade, whose losses mmdet logs as ``s<i>.``."""
     return isinstance(roi_head, CascadeRoIHead)
-
