@@ -29,6 +29,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from mmkd_det.analysis.report import load_run, write_report  # noqa: E402
+from mmkd_det.datasets import SHAPES_DEFAULTS  # noqa: E402
 from mmkd_det.datasets import generate_shapes_dataset  # noqa: E402
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
@@ -47,7 +48,7 @@ def method_config(method: str) -> str:
     return osp.join(CONFIGS, 'distill', method, f'{method}_shapes.py')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Teacher, student and distilled students on the '
         'synthetic shapes dataset, with a COCO AP report.')
@@ -72,12 +73,18 @@ def parse_args():
         type=int,
         help='override the schedule of the student and distilled students')
     parser.add_argument(
-        '--num-train', type=int, default=2000, help='shapes training images')
+        '--num-train',
+        type=int,
+        default=SHAPES_DEFAULTS.num_train,
+        help='shapes training images')
     parser.add_argument(
-        '--num-val', type=int, default=250, help='shapes validation images')
+        '--num-val',
+        type=int,
+        default=SHAPES_DEFAULTS.num_val,
+        help='shapes validation images')
     parser.add_argument(
         '--skip-calibration', action='store_true', help='no D-ECE column')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def run_logged(cmd: list, log_path: str, title: str) -> None:
@@ -180,7 +187,7 @@ def main():
     print('=== Dataset', flush=True)
     summary = generate_shapes_dataset(
         args.data_root,
-        seed=0,
+        seed=SHAPES_DEFAULTS.seed,
         num_train=args.num_train,
         num_val=args.num_val,
         skip_existing=True)
