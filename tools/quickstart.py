@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
+REPO_ROOT = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, REPO_ROOT)  # this checkout
 
 from mmkd_det.analysis.report import load_run, write_report  # noqa: E402
 from mmkd_det.datasets import SHAPES_DEFAULTS  # noqa: E402

@@ -6,7 +6,8 @@ Perception-Driven Knowledge Distillation via Statistical Logit
 Calibration") and Z-score KD (Sun et al., CVPR 2024, "Logit
 Standardization in Knowledge Distillation", official code
 https://github.com/sunshangquan/logit-standardization-KD) share this loss;
-they differ in the logit normalization applied first. The shared checks and reduction are in :mod:`.logit_loss_base`.
+they differ in the logit normalization applied first. The shared checks
+and reduction are in :mod:`.logit_loss_base`.
 """
 from typing import Optional
 
