@@ -7,7 +7,6 @@ import glob
 import importlib.util
 import os
 import os.path as osp
-import socket
 import sys
 from unittest import mock
 
@@ -20,7 +19,7 @@ from mmengine.optim import build_optim_wrapper
 
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
-from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG
+from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG, free_port
 
 DISTILL = osp.join(CONFIGS, 'distill')
 LUMINET_REVIEWKD = osp.join(DISTILL, 'luminet-reviewkd',
@@ -400,10 +399,6 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
 
 
 # ---------------------------------------------------------------------- DDP
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _ddp_worker(rank, world_size, port, teacher_checkpoint):
@@ -461,6 +456,6 @@ def test_ddp_two_cpu_processes(teacher_checkpoint):
         pytest.skip('gloo backend not available')
     mp.spawn(
         _ddp_worker,
-        args=(2, _free_port(), teacher_checkpoint),
+        args=(2, free_port(), teacher_checkpoint),
         nprocs=2,
         join=True)
