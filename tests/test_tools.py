@@ -21,7 +21,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import STUDENT_CONFIG, TOOLS, free_port, load_tool
+from conftest import REPO_ROOT, STUDENT_CONFIG, TOOLS, free_port, load_tool
 
 TIMEOUT = 300
 
@@ -182,8 +182,9 @@ def test_test_py_evaluates_dumps_and_shows(checkpoint, shapes_root,
     painted_dir = osp.join(osp.dirname(log_json), 'painted')
     assert sorted(os.listdir(painted_dir)) == sorted(os.listdir(val_dir))
     for name in os.listdir(val_dir):
-        painted = cv2.imread(osp.join(painted_dir, name))
-        assert painted.shape == cv2.imread(osp.join(val_dir, name)).shape
+        h, w, _ = cv2.imread(osp.join(val_dir, name)).shape
+        # mmdet's DetLocalVisualizer: ground truth left, predictions right
+        assert cv2.imread(osp.join(painted_dir, name)).shape == (h, 2 * w, 3)
 
     assert osp.isfile(out_pkl)
     with open(out_pkl, 'rb') as f:
