@@ -93,7 +93,7 @@ def tiny_config(path: str, data_root: str, work_dir: str, max_iters: int = 4,
 
 @pytest.fixture(scope='session')
 def teacher_checkpoint(tmp_path_factory):
-    """A randomly initialised shapes teacher saved as a runner would save it."""
+    """A randomly initialised shapes teacher, saved as a runner saves it."""
     cfg = Config.fromfile(TEACHER_CONFIG)
     torch.manual_seed(0)
     teacher = MODELS.build(cfg.model)

@@ -57,8 +57,10 @@ def test_format_report_ratio_and_verdict(tool, c_ms, feature, verdict):
     assert f'c / a = {c_ms / 100:.2f}x' in lines[7]
     # peak memory of (a) and (c): peak and increase over the start
     assert ' 300.0 MB' in lines[10]
-    assert lines[10].lstrip().startswith('(a)') and lines[10].endswith('100.0 MB')
-    assert lines[11].lstrip().startswith('(c)') and lines[11].endswith('150.0 MB')
+    assert lines[10].split()[0] == '(a)'
+    assert lines[10].endswith('100.0 MB')
+    assert lines[11].split()[0] == '(c)'
+    assert lines[11].endswith('150.0 MB')
     assert ' 350.0 MB' in lines[11]
 
 

@@ -365,6 +365,7 @@ def test_setup_cpu_distributed_names_missing_env_vars(no_dist_env,
     assert not torch_dist.is_initialized()
 
 
+@pytest.mark.dist
 def test_setup_cpu_distributed_single_process_gloo(no_dist_env, monkeypatch):
     """World size 1: the gloo group is set up and the config rewritten."""
     assert not torch_dist.is_initialized()

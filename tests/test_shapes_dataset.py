@@ -287,8 +287,8 @@ def test_cli_subprocess(tmp_path):
     with open(out / 'annotations' / 'instances_train.json') as f:
         coco = json.load(f)
     assert len(coco['images']) == 3
-    assert (coco['images'][0]['height'], coco['images'][0]['width']) == (64,
-                                                                          80)
+    image = coco['images'][0]
+    assert (image['height'], image['width']) == (64, 80)
     assert sorted(os.listdir(out / 'val')) == ['000000.jpg', '000001.jpg']
     meta = json.loads((out / 'meta.json').read_text())
     assert meta['args']['seed'] == 5 and meta['args']['size'] == [64, 80]

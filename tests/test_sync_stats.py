@@ -60,6 +60,7 @@ def _single(student, teacher, reduction):
     return loss.detach(), s.grad
 
 
+@pytest.mark.dist
 def test_two_gloo_ranks_match_single_process(tmp_path):
     g = torch.Generator().manual_seed(0)
     s_all = torch.randn(8, 6, generator=g) * 3 + torch.arange(6.)

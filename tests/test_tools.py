@@ -157,7 +157,7 @@ def test_dist_train_validates_with_coco_metric(dist_run):
 @pytest.mark.slow
 @pytest.mark.dist  # uses the 2-process run's checkpoint
 def test_test_py_evaluates_dumps_and_shows(checkpoint, shapes_root,
-                                          tmp_path):
+                                           tmp_path):
     out_pkl = str(tmp_path / 'preds.pkl')
     rc, out = _run(
         [sys.executable, osp.join(TOOLS, 'test.py'), STUDENT_CONFIG,

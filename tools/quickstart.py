@@ -120,7 +120,8 @@ def last_checkpoint(work_dir: str) -> str:
 
 def train(config: str, work_dir: str, data_root: str, title: str,
           options: list) -> str:
-    """Train ``config`` from scratch into ``work_dir``; return its checkpoint."""
+    """Train ``config`` from scratch into ``work_dir``; return the checkpoint.
+    """
     # a fresh work dir: the report reads every log found in it
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
@@ -145,7 +146,8 @@ def teacher_key(args, dataset_meta: dict) -> str:
 
 
 def prepare_teacher(args, dataset_meta: dict) -> str:
-    """Train the teacher unless a matching one exists; return its checkpoint."""
+    """Train the teacher unless a matching one exists; return the checkpoint.
+    """
     teacher_dir = osp.join(args.work_dir, 'teacher')
     checkpoint = osp.join(teacher_dir, 'teacher.pth')
     key_file = osp.join(teacher_dir, 'teacher_key.json')

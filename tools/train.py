@@ -4,7 +4,6 @@ The interface is mmdet's ``tools/train.py``; ``--data-root`` is added, and
 ``--launcher pytorch`` also works on machines without CUDA (gloo).
 """
 import argparse
-import os.path as osp
 import sys
 from pathlib import Path
 

@@ -25,9 +25,10 @@ def _datasets(loader_cfg: ConfigDict):
 def override_data_root(cfg: Config, data_root: str) -> None:
     """Point every dataset and COCO evaluator of ``cfg`` at ``data_root``.
 
-    A config's evaluator ``ann_file`` is spelled out as ``data_root + ...`` when
-    the config is read, so overriding ``data_root`` alone would leave the
-    evaluators reading the old annotations; this rewrites both consistently.
+    A config's evaluator ``ann_file`` is spelled out as
+    ``data_root + ...`` when the config is read, so overriding ``data_root``
+    alone would leave the evaluators reading the old annotations; this
+    rewrites both consistently.
 
     Args:
         cfg (Config): config edited in place.

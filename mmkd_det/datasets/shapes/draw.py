@@ -93,7 +93,7 @@ def unit_shape(kind: str, rng: np.random.Generator) -> np.ndarray:
 
 
 def scaled_outline(unit: np.ndarray, size: float, cx: float,
-            cy: float) -> np.ndarray:
+                   cy: float) -> np.ndarray:
     """Scale a unit outline so its bounding box's longer side is ``size``."""
     lo, hi = unit.min(0), unit.max(0)
     pts = (unit - (lo + hi) / 2) * (size / float((hi - lo).max()))
@@ -132,13 +132,13 @@ def _fixed(pts: np.ndarray, x0: int, y0: int) -> np.ndarray:
 
 
 def paint(img: np.ndarray,
-           pts: np.ndarray,
-           color: np.ndarray,
-           rng: np.random.Generator,
-           line_width: int = 0,
-           shading: float = 0.0,
-           speckle: float = 0.0,
-           outline: Optional[np.ndarray] = None) -> Optional[Dict]:
+          pts: np.ndarray,
+          color: np.ndarray,
+          rng: np.random.Generator,
+          line_width: int = 0,
+          shading: float = 0.0,
+          speckle: float = 0.0,
+          outline: Optional[np.ndarray] = None) -> Optional[Dict]:
     """Alpha-blend a filled polygon (or a polyline) into ``img``.
 
     Returns the drawn region and its binary coverage mask, or None when the
@@ -191,9 +191,9 @@ def paint(img: np.ndarray,
 def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """Textured background: gradient + low-frequency noise + pattern."""
     c0 = hsv_to_bgr(rng.uniform(0, 360), rng.uniform(0, 0.3),
-                     rng.uniform(0.25, 0.8))
+                    rng.uniform(0.25, 0.8))
     c1 = hsv_to_bgr(rng.uniform(0, 360), rng.uniform(0, 0.3),
-                     rng.uniform(0.25, 0.8))
+                    rng.uniform(0.25, 0.8))
     yy, xx = pixel_grid(h, w)
     ang = rng.uniform(0, 2 * np.pi)
     ramp = xx * math.cos(ang) + yy * math.sin(ang)
@@ -237,19 +237,19 @@ def _clutter_color(rng: np.random.Generator,
     u = rng.random() if any_hue else 0.8 * rng.random()
     if u < 0.45:  # greys
         return hsv_to_bgr(rng.uniform(0, 360), rng.uniform(0, 0.12),
-                           rng.uniform(0.1, 0.95))
+                          rng.uniform(0.1, 0.95))
     if u < 0.65:  # purples / magentas
         return hsv_to_bgr(rng.uniform(265, 335), rng.uniform(0.3, 0.9),
-                           rng.uniform(0.3, 0.9))
+                          rng.uniform(0.3, 0.9))
     if u < 0.8:  # dark browns
         return hsv_to_bgr(rng.uniform(15, 40), rng.uniform(0.35, 0.7),
-                           rng.uniform(0.15, 0.35))
+                          rng.uniform(0.15, 0.35))
     return hsv_to_bgr(rng.uniform(0, 360), rng.uniform(0.3, 1.0),
-                       rng.uniform(0.3, 1.0))
+                      rng.uniform(0.3, 1.0))
 
 
 def draw_clutter(img: np.ndarray, rng: np.random.Generator,
-                  max_radius: float) -> Optional[Dict]:
+                 max_radius: float) -> Optional[Dict]:
     h, w = img.shape[1:]
     cx, cy = rng.uniform(0, w), rng.uniform(0, h)
     kind = rng.random()
@@ -258,7 +258,7 @@ def draw_clutter(img: np.ndarray, rng: np.random.Generator,
         r = math.exp(rng.uniform(math.log(4), math.log(max_radius)))
         pts = _ellipse(rng, r, r * rng.uniform(0.4, 1.0), cx, cy)
         return paint(img, pts, color, rng, shading=rng.uniform(0, 0.3),
-                      speckle=rng.uniform(0, 8))
+                     speckle=rng.uniform(0, 8))
     if kind < 0.65:  # line or polyline
         n = int(rng.integers(2, 4))
         length = rng.uniform(0.2, 0.9) * max(h, w)
@@ -269,8 +269,7 @@ def draw_clutter(img: np.ndarray, rng: np.random.Generator,
             length / (n - 1), axis=0)
         pts = np.vstack([[cx, cy], steps + [cx, cy]])
         return paint(img, pts, color, rng,
-                      line_width=int(rng.integers(1, 4)))
+                     line_width=int(rng.integers(1, 4)))
     r = math.exp(rng.uniform(math.log(4), math.log(max_radius * 0.7)))
     pts = _irregular_polygon(rng, r, cx, cy)
     return paint(img, pts, color, rng, shading=rng.uniform(0, 0.3))
-

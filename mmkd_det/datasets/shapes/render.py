@@ -98,7 +98,7 @@ def render_image(rng: np.random.Generator, h: int, w: int,
             continue
         placed.append(box)
         color = hsv_to_bgr(hue + rng.uniform(-dhue, dhue),
-                            rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0))
+                           rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0))
         outline = None
         if size > 20 and rng.random() < 0.25:
             outline = color * rng.uniform(0.35, 0.6)
@@ -173,5 +173,3 @@ def _make_annotation(vis: np.ndarray, x0: int, y0: int,
         area=float(vis.sum()),
         segmentation=seg,
         iscrowd=0)
-
-
