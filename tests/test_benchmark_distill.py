@@ -64,6 +64,7 @@ def test_format_report_ratio_and_verdict(tool, c_ms, feature, verdict):
     assert ' 350.0 MB' in lines[11]
 
 
+@pytest.mark.slow  # builds the distiller and runs every phase
 def test_benchmark_runs_tiny(tool):
     args = tool.parse_args([LUMINET, '--random-teacher', '--batch', '1',
                             '--size', '64x64', '--iters', '2', '--warmup',
