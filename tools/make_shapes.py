@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
 from mmkd_det.datasets import SHAPES_DEFAULTS as DEFAULTS  # noqa: E402
+from mmkd_det.utils.cli import add_shapes_split_args  # noqa: E402
 from mmkd_det.utils.cli import parse_size as parse_hw  # noqa: E402
 
 
@@ -35,16 +36,7 @@ def parse_args(argv=None):
         '--out', required=True, help='output folder, e.g. data/shapes')
     parser.add_argument(
         '--seed', type=int, default=DEFAULTS.seed, help='base seed')
-    parser.add_argument(
-        '--num-train',
-        type=int,
-        default=DEFAULTS.num_train,
-        help='training images')
-    parser.add_argument(
-        '--num-val',
-        type=int,
-        default=DEFAULTS.num_val,
-        help='validation images')
+    add_shapes_split_args(parser)
     parser.add_argument(
         '--size',
         type=parse_size,

@@ -31,6 +31,7 @@ sys.path.insert(0, REPO_ROOT)  # this checkout
 from mmkd_det.analysis.report import load_run, write_report  # noqa: E402
 from mmkd_det.datasets import SHAPES_DEFAULTS  # noqa: E402
 from mmkd_det.datasets import generate_shapes_dataset  # noqa: E402
+from mmkd_det.utils.cli import add_shapes_split_args  # noqa: E402
 
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
@@ -72,16 +73,7 @@ def parse_args(argv=None):
         '--student-iters',
         type=int,
         help='override the schedule of the student and distilled students')
-    parser.add_argument(
-        '--num-train',
-        type=int,
-        default=SHAPES_DEFAULTS.num_train,
-        help='shapes training images')
-    parser.add_argument(
-        '--num-val',
-        type=int,
-        default=SHAPES_DEFAULTS.num_val,
-        help='shapes validation images')
+    add_shapes_split_args(parser)
     parser.add_argument(
         '--skip-calibration', action='store_true', help='no D-ECE column')
     return parser.parse_args(argv)

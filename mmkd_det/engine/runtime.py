@@ -66,10 +66,10 @@ def override_data_root(cfg: Config, data_root: str) -> None:
     cfg.data_root = data_root
 
 
-def add_common_args(parser) -> None:
-    """Arguments that ``tools/train.py`` and ``tools/test.py`` share."""
+def add_config_args(parser) -> None:
+    """``--data-root`` and ``--cfg-options``: every tool that reads a config
+    through :func:`load_tool_config` has them."""
     from mmengine.config import DictAction
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--data-root',
         help='dataset root that replaces the config\'s (datasets and COCO '
@@ -80,6 +80,12 @@ def add_common_args(parser) -> None:
         action=DictAction,
         help='override settings of the config, xxx=yyy format, e.g. '
         'model.teacher.checkpoint=/path/teacher.pth')
+
+
+def add_common_args(parser) -> None:
+    """Arguments that ``tools/train.py`` and ``tools/test.py`` share."""
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    add_config_args(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],

@@ -39,9 +39,9 @@ from typing import Callable, Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
-from mmkd_det.engine import load_tool_config  # noqa: E402
+from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
 from mmkd_det.utils.benchmark import (PeakMemory, load_warning,  # noqa: E402
                                       measure_peak, summarize,
                                       time_interleaved)
@@ -198,9 +198,7 @@ def parse_args(argv=None):
         '--random-teacher', action='store_true',
         help='build the teacher from its config with random weights, saved '
         'to a temporary checkpoint (for speed measurements only)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value (as in tools/train.py)')
+    add_config_args(parser)
     args = parser.parse_args(argv)
     if args.batch < 1 or args.iters < 1 or args.warmup < 0 \
             or args.num_gts < 1:

@@ -21,7 +21,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.model import revert_sync_batchnorm  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
@@ -31,7 +30,7 @@ from mmdet.registry import MODELS  # noqa: E402
 # registries and allow-lists mmengine objects for torch.load(weights_only).
 from mmkd_det.analysis.calibration import (  # noqa: E402
     evaluate_calibration, gt_from_instances, reliability_diagram)
-from mmkd_det.engine import load_tool_config  # noqa: E402
+from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -48,12 +47,7 @@ def parse_args(argv=None):
                         help='IoU for a detection to be a true positive')
     parser.add_argument('--bins', type=int, default=15,
                         help='number of equal-width confidence bins')
-    parser.add_argument(
-        '--data-root', help='dataset root that replaces the config\'s')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. '
-        'test_dataloader.dataset.ann_file=val.json')
+    add_config_args(parser)
     return parser.parse_args(argv)
 
 
