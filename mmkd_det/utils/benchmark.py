@@ -43,6 +43,16 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int,
 
     Interleaving spreads changes in machine load over all functions alike,
     so ratios between them are more robust than with back-to-back runs.
+
+    Args:
+        fns (dict[str, callable]): argument-free functions, timed in this
+            order within each round.
+        iters (int): timed rounds, >= 1.
+        warmup (int): untimed rounds first, >= 0.
+        device (str | torch.device): ``cuda`` synchronises around each call.
+
+    Returns:
+        dict[str, list[float]]: ``iters`` times in ms per function.
     """
     if iters < 1 or warmup < 0:
         raise ValueError(f'need iters >= 1 and warmup >= 0, got {iters}, '
