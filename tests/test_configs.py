@@ -37,6 +37,7 @@ def test_every_method_has_every_pair():
     assert expected <= set(DISTILL)
 
 
+@pytest.mark.slow  # COCO-size backbones take seconds each to build
 @pytest.mark.parametrize('path', DETECTORS, ids=rel)
 def test_plain_detector_builds_offline(path):
     cfg = Config.fromfile(path)
