@@ -3,25 +3,20 @@
 The timing and memory harness it uses is tested in
 ``test_benchmark_harness.py``.
 """
-import importlib.util
 import math
 import os.path as osp
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import CONFIGS, REPO_ROOT
+from conftest import CONFIGS, load_tool
 
-SCRIPT = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark_distill.py')
 LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('benchmark_distill', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/benchmark_distill.py')
 
 
 def test_parse_size(tool):
@@ -80,3 +75,16 @@ def test_benchmark_runs_tiny(tool):
     # the report is built from these numbers
     lines = tool.format_report(**result)
     assert len(lines) == 12
+
+
+@pytest.mark.slow
+def test_pairing_benchmark_times_every_pairing(capsys):
+    pairings = load_tool('analysis/benchmark_pairings.py')
+    pairings.main(['--iters', '1', '--warmup', '0', '--size', '64x64',
+                   '--batch', '1'])
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith('| ') and '<-' in line and 'ms' not in line]
+    assert len(rows) == len(pairings.PAIRINGS) == 10
+    assert rows[0].startswith('| faster <- faster |')
+    assert rows[0].endswith('| 1.00 |')
+    assert all(float(r.split('|')[2]) > 0 for r in rows)

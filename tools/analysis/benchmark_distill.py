@@ -6,16 +6,17 @@ In one process, on the models of a distillation config (an ``RoIDistiller``)
 and synthetic inputs (``mmdet.testing.demo_mm_inputs``: B images of HxW with
 a few gt boxes each), times the median wall time per iteration after warm-up:
 
-(a) student-only training step: ``TwoStageDetector.loss`` called on the
-    distiller itself (the student's own backbone, FPN, RPN, assigner/sampler,
-    RoI head and losses, exactly mmdet's Faster R-CNN ``loss``; no teacher,
-    no distillation loss), + backward + optimizer step;
-(b) the teacher's no-grad forward on that step's RoIs,
-    ``model.teacher_forward(inputs, rois)``;
+(a) student-only training step: ``RoIDistiller.student_loss``, i.e. mmdet's
+    own ``TwoStageDetector.loss`` on the distiller's student (backbone, FPN,
+    RPN, assigners/samplers, RoI head and losses; no teacher, no
+    distillation loss), + backward + optimizer step;
+(b) the teacher's no-grad forward on that step's RoIs of every student
+    stage (``model.teacher_features`` and ``model.teacher_logits``);
 (c) a full distillation step: ``model.loss`` + backward + optimizer step;
-(d) a naive no-grad teacher pass that runs the teacher's own RPN, proposal
-    generation, assign/sample and box head (what a distiller that does not
-    reuse the student's RoIs would pay).
+(d) a naive no-grad teacher pass: mmdet's ``TwoStageDetector.loss`` of the
+    teacher itself, i.e. its own RPN, proposals, assign/sample and heads
+    (what a distiller that does not reuse the student's RoIs would pay; it
+    also computes the teacher's loss terms, a small extra).
 
 The four are run round robin (a, b, c, d, a, b, ...) so that changes in the
 load of a shared machine affect all of them alike. It reports c / (a + b),
@@ -100,27 +101,29 @@ def make_batch(model, batch: int, size, num_classes: int, num_gts: int = 3):
         batch_size=batch,
         image_shapes=(3, h, w),
         num_items=[num_gts] * batch,
-        num_classes=num_classes)
+        num_classes=num_classes,
+        with_mask=True)  # mask students and teachers need gt masks
     data = model.data_preprocessor(packed, training=True)
     return data['inputs'], data['data_samples']
 
 
-def student_rois(model, inputs, data_samples):
-    """The student's sampled RoIs for this batch, as ``model.loss`` gets them."""
-    from mmdet.structures.bbox import bbox2roi
+def student_record(model, inputs, data_samples):
+    """What the student's RoI head keeps in one step (RoIs per stage)."""
     with torch.no_grad():
-        x = model.extract_feat(inputs)
-        _, rpn_results = model.rpn_loss_and_proposals(x, data_samples)
-        sampling = model.sample_rois(x, rpn_results, data_samples)
-    return bbox2roi([res.priors for res in sampling])
+        return model.student_loss(inputs, data_samples)[1]
 
 
 def make_steps(model, optim_wrapper, inputs, data_samples,
-               rois) -> Dict[str, Callable[[], object]]:
-    """The four timed phases as argument-free callables."""
+               record) -> Dict[str, Callable[[], object]]:
+    """The four timed phases as argument-free callables.
+
+    All four run mmdet's and the distiller's own code paths: (a) is
+    ``RoIDistiller.student_loss`` (mmdet's ``TwoStageDetector.loss``), (b)
+    the distiller's teacher calls on the recorded RoIs, (c) ``model.loss``
+    and (d) mmdet's ``TwoStageDetector.loss`` of the teacher itself (its own
+    RPN, sampling and heads, plus its loss terms).
+    """
     from mmdet.models.detectors import TwoStageDetector
-    from mmdet.models.utils import unpack_gt_instances
-    from mmdet.structures.bbox import bbox2roi
 
     def train_step(loss_fn):
         with optim_wrapper.optim_context(model):
@@ -129,44 +132,23 @@ def make_steps(model, optim_wrapper, inputs, data_samples,
         optim_wrapper.update_params(loss)
 
     def student_step():
-        # mmdet's Faster R-CNN loss, run on the distiller's student parts
-        train_step(lambda i, s: TwoStageDetector.loss(model, i, s))
+        train_step(lambda i, s: model.student_loss(i, s)[0])
 
     def distill_step():
         train_step(model.loss)
 
-    def teacher_on_student_rois():
-        return model.teacher_forward(inputs, rois)
-
-    teacher = model.teacher
-    t_roi_head = teacher.roi_head
-    # the teacher's own assigner/sampler when its config has a train_cfg
-    assigner = getattr(t_roi_head, 'bbox_assigner', None)
-    sampler = getattr(t_roi_head, 'bbox_sampler', None)
-    if assigner is None or sampler is None:
-        assigner = model.roi_head.bbox_assigner
-        sampler = model.roi_head.bbox_sampler
-    t_train_cfg = getattr(teacher, 'train_cfg', None) or {}
-    proposal_cfg = t_train_cfg.get('rpn_proposal', teacher.test_cfg.rpn)
     batch_img_metas = [s.metainfo for s in data_samples]
-    gt_instances, gt_ignore, _ = unpack_gt_instances(data_samples)
+
+    def teacher_on_student_rois():
+        feats = model.teacher_features(inputs)
+        return [model.teacher_logits(feats, stage, batch_img_metas)
+                for stage in record.stages]
 
     @torch.no_grad()
     def naive_teacher():
-        feats = teacher.extract_feat(model.teacher_inputs(inputs))
-        cls_scores, bbox_preds = teacher.rpn_head(feats)
-        proposals = teacher.rpn_head.predict_by_feat(
-            cls_scores, bbox_preds, batch_img_metas=batch_img_metas,
-            cfg=proposal_cfg, rescale=False)
-        sampling = []
-        for i, props in enumerate(proposals):
-            props.priors = props.pop('bboxes')
-            assign = assigner.assign(props, gt_instances[i], gt_ignore[i])
-            sampling.append(
-                sampler.sample(assign, props, gt_instances[i],
-                               feats=[lvl[i][None] for lvl in feats]))
-        t_rois = bbox2roi([res.priors for res in sampling])
-        return t_roi_head._bbox_forward(feats, t_rois)['cls_score']
+        return TwoStageDetector.loss(model.teacher,
+                                     model.teacher_inputs(inputs),
+                                     data_samples)
 
     return {'a': student_step, 'b': teacher_on_student_rois,
             'c': distill_step, 'd': naive_teacher}
@@ -285,8 +267,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
         inputs, data_samples = make_batch(model, args.batch, args.size,
                                           num_classes, args.num_gts)
-        rois = student_rois(model, inputs, data_samples)
-        steps = make_steps(model, optim_wrapper, inputs, data_samples, rois)
+        record = student_record(model, inputs, data_samples)
+        steps = make_steps(model, optim_wrapper, inputs, data_samples, record)
 
         h, w = args.size
         losses = list(cfg.model.get('logit_losses') or {}) + list(
@@ -297,9 +279,10 @@ def run_benchmark(args: argparse.Namespace) -> dict:
               f'iters={args.iters} warmup={args.warmup} '
               f'threads={torch.get_num_threads()} torch={torch.__version__}')
         print(f'distillation losses: {", ".join(losses)}; '
-              f'student RoIs per step: {rois.size(0)}')
-        print('(a) = TwoStageDetector.loss on the distiller (the student '
-              'alone, no teacher) + backward + optimizer step')
+              'student RoIs per step and stage: '
+              f'{[stage.rois.size(0) for stage in record.stages]}')
+        print('(a) = RoIDistiller.student_loss (mmdet\'s TwoStageDetector.'
+              'loss, no teacher) + backward + optimizer step')
         print('phases run round robin; times are wall clock per iteration')
 
         if load:

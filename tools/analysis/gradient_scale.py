@@ -13,9 +13,14 @@ the factor on its ``loss_weight`` that would match the reference. Without
 with one, the student at that point.
 """
 import argparse
+import sys
+from pathlib import Path
 import os.path as osp
 
-import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
+
+import torch  # noqa: E402
 from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 
@@ -73,8 +78,8 @@ def main(argv=None) -> None:
     print('|---|---|---:|---:|---:|---:|')
     for row in rows:
         print(f"| {row['name']} | {settings[row['name']]} | "
-              f"{row['grad']:.4f} | {row['vs_reference']:.2f} | "
-              f"{row['vs_ce']:.2f} | {row['matching_scale']:.2f} |")
+              f"{row['grad']:.4g} | {row['vs_reference']:.3g} | "
+              f"{row['vs_ce']:.3g} | {row['matching_scale']:.3g} |")
 
 
 if __name__ == '__main__':
