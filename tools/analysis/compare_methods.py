@@ -102,7 +102,10 @@ def main(argv=None, run_command=None) -> int:
         0 when every run finished, 1 otherwise.
     """
     args = parse_args(argv)
-    check_split(args.data_root, args.split)
+    try:
+        check_split(args.data_root, args.split)
+    except FileNotFoundError as err:
+        raise SystemExit(str(err)) from err
     if args.tune:
         teacher, runs = plan_tune(args.methods, args.seeds[0], args.work_dir,
                                   args.data_root, args.cfg_options,
