@@ -11,6 +11,7 @@ import os
 import os.path as osp
 import runpy
 import shutil
+import subprocess
 
 import pytest
 from mmengine.config import Config
@@ -23,7 +24,8 @@ from mmkd_det.analysis.comparison_report import (render_comparison,
                                                  render_tune_table,
                                                  write_comparison_report)
 from mmkd_det.analysis.results_store import (add_records, atomic_write_json,
-                                             load_records, merge_records)
+                                             git_commit, load_records,
+                                             merge_records)
 from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
                                      paired_deltas, summarize)
 from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
@@ -118,6 +120,33 @@ def test_load_records_rejects_foreign_file(tmp_path):
     path.write_text('[1, 2]')
     with pytest.raises(ValueError, match='no "runs" list'):
         load_records(str(path))
+
+
+def test_git_commit_dirty_except_results_folder(tmp_path):
+    repo = tmp_path / 'repo'
+    (repo / 'bench').mkdir(parents=True)
+    for name in ('code.py', 'bench/results.json'):
+        (repo / name).write_text('1\n')
+
+    def git(*args):
+        subprocess.run(['git', '-C', str(repo), '-c', 'user.name=t', '-c',
+                        'user.email=t@t', *args], check=True,
+                       capture_output=True)
+
+    git('init', '-q')
+    git('add', '-A')
+    git('commit', '-qm', 'init')
+    head = subprocess.run(['git', '-C', str(repo), 'rev-parse', 'HEAD'],
+                          capture_output=True, text=True).stdout.strip()
+    assert git_commit(str(repo)) == head
+    (repo / 'bench' / 'results.json').write_text('2\n')
+    (repo / 'untracked.txt').write_text('x')
+    excluded = [str(repo / 'bench'), str(tmp_path / 'outside')]
+    assert git_commit(str(repo), exclude=excluded) == head
+    assert git_commit(str(repo)) == head + '+dirty'
+    (repo / 'code.py').write_text('2\n')
+    assert git_commit(str(repo), exclude=excluded) == head + '+dirty'
+    assert git_commit(str(tmp_path)) == 'unknown'
 
 
 # ------------------------------------------------ resume and skip (stub)

@@ -256,7 +256,7 @@ def run_logged(cmd: List[str], log_path: str, env: Dict[str, str]) -> None:
     Raises:
         RuntimeError: Non-zero exit; names the log and shows its tail.
     """
-    name = osp.relpath(osp.dirname(log_path), REPO_ROOT)
+    name = '/'.join(osp.normpath(osp.dirname(log_path)).split(os.sep)[-3:])
     tail = []
     with open(log_path, 'w', encoding='utf-8') as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, text=True,
@@ -338,7 +338,9 @@ def execute(spec: RunSpec, commit: str, threads: int = 1,
                     osp.join(spec.work_dir, 'calibration.log'), env)
         d_ece = load_d_ece(spec.work_dir)
     except (RuntimeError, ValueError) as err:
-        d_ece, d_ece_error = None, str(err).splitlines()[0]
+        # the last line of the log tail is the exception's message
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        d_ece, d_ece_error = None, lines[-1]
     record = make_record(spec, result, d_ece, commit, train_time)
     if d_ece_error:
         record['d_ece_error'] = d_ece_error

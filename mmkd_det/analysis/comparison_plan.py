@@ -42,11 +42,17 @@ def _spec(method: str, seed: int, split: str, work_dir: str, data_root: str,
         tune_point=tune_point)
 
 
-def _teacher(split: str, work_dir: str, data_root: str,
-             options: Sequence[str]) -> RunSpec:
-    return _spec('teacher', TEACHER_SEED, split,
-                 osp.join(work_dir, split, 'teacher', f'seed{TEACHER_SEED}'),
-                 data_root, options, None)
+def _teacher(needed: bool, checkpoint: Optional[str], split: str,
+             work_dir: str, data_root: str, options: Sequence[str]
+             ) -> Tuple[Optional[RunSpec], Optional[str]]:
+    """The teacher run (None when not needed or given) and its checkpoint."""
+    if checkpoint is not None or not needed:
+        return None, checkpoint
+    teacher = _spec('teacher', TEACHER_SEED, split,
+                    osp.join(work_dir, split, 'teacher',
+                             f'seed{TEACHER_SEED}'),
+                    data_root, options, None)
+    return teacher, teacher.checkpoint
 
 
 def plan_comparison(
@@ -73,10 +79,9 @@ def plan_comparison(
         ``(teacher run or None, other runs)``.
     """
     distill = [m for m in METHODS if m in methods]
-    teacher = None
-    if teacher_checkpoint is None and (distill or 'teacher' in methods):
-        teacher = _teacher(split, work_dir, data_root, options)
-        teacher_checkpoint = teacher.checkpoint
+    teacher, teacher_checkpoint = _teacher(
+        bool(distill) or 'teacher' in methods, teacher_checkpoint, split,
+        work_dir, data_root, options)
     students = ['student'] if distill or 'student' in methods else []
     runs = [
         _spec(m, seed, split, osp.join(work_dir, split, m, f'seed{seed}'),
@@ -92,22 +97,13 @@ def plan_tune(methods: Sequence[str], seed: int, work_dir: str,
               ) -> Tuple[Optional[RunSpec], List[RunSpec]]:
     """The tuning runs: the plain student and each method's grid, on tune.
 
-    Args:
-        methods: Keys of ``tune_grid.TUNE_GRIDS``.
-        seed: The one training seed.
-        work_dir: Root of the run folders.
-        data_root: Dataset root.
-        options: User ``--cfg-options`` for every run.
-        teacher_checkpoint: Use this teacher instead of training one.
-
-    Returns:
-        ``(teacher run or None, other runs)``.
+    Arguments as :func:`plan_comparison`, except that ``methods`` are keys
+    of ``tune_grid.TUNE_GRIDS``, there is one ``seed`` and the split is
+    always ``tune``. Returns ``(teacher run or None, other runs)``.
     """
     split = 'tune'
-    teacher = None
-    if teacher_checkpoint is None:
-        teacher = _teacher(split, work_dir, data_root, options)
-        teacher_checkpoint = teacher.checkpoint
+    teacher, teacher_checkpoint = _teacher(True, teacher_checkpoint, split,
+                                           work_dir, data_root, options)
     runs = [_spec('student', seed, split,
                   osp.join(work_dir, split, 'student', f'seed{seed}'),
                   data_root, options, None)]

@@ -140,9 +140,14 @@ def git_commit(repo: str, exclude: Sequence[str] = ()) -> str:
                               capture_output=True, text=True).stdout.strip()
 
     try:
+        top = git('rev-parse', '--show-toplevel')
         commit = git('rev-parse', 'HEAD')
-        status = git('status', '--porcelain', '--untracked-files=no', '--',
-                     '.', *(f':(exclude){osp.abspath(p)}' for p in exclude))
+        inside = [osp.relpath(osp.realpath(p), top) for p in exclude]
+        # git refuses pathspecs outside the checkout; those cannot be dirty
+        status = git('-C', top, 'status', '--porcelain',
+                     '--untracked-files=no', '--', '.',
+                     *(f':(exclude){p}' for p in inside
+                       if not p.startswith('..')))
     except (OSError, subprocess.CalledProcessError):
         return 'unknown'
     return commit + ('+dirty' if status else '')

@@ -1,7 +1,7 @@
 """The tuning grid of each logit method (``compare_methods.py --tune``).
 
-Each method has a centre setting and a low/high value per axis
-(temperature, loss_weight, warm-up). The grid is the centre plus the eight
+Each method has a low, centre and high value per axis (temperature,
+loss_weight, warm-up). The grid is the centre plus the eight
 corners of the box: a two-level factorial design with a centre point, 9 runs
 per method. It spans all three axes at 9 points, where a full 3x3x3 product
 would need 27.
@@ -20,58 +20,39 @@ from typing import Dict, List
 #: Axes of a grid point, in table order.
 AXES = ('temperature', 'loss_weight', 'warmup')
 
-#: method -> loss key in model.logit_losses, centre and (low, high) per axis.
-#: 'warmup' is a fraction of max_iters. The centre's provenance is stated
-#: per method; corners are the centre /2 and x2 (weights, temperatures) and
-#: no warm-up / twice the centre's warm-up.
+#: Warm-up (fraction of max_iters) of every grid: no ramp, LumiNet's
+#: official linear ramp of 20 of 240 CIFAR epochs (1/12, the centre), twice
+#: that.
+WARMUP = (0.0, 1 / 12, 1 / 6)
+
+#: method -> loss key in model.logit_losses and the (low, centre, high)
+#: temperature and loss_weight. Low and high are the centre /2 and x2 unless
+#: said otherwise; the centre's provenance is stated per method.
+# Hinton KD as the DKD detection baseline (T=1, weight 1) and the official
+# DKD detection setting (alpha 1, beta 0.25, T 1, weight 1; alpha and beta
+# stay): published detection settings, tuned only when asked for.
+_DETECTION_T1 = dict(temperature=(0.5, 1.0, 2.0), loss_weight=(0.5, 1.0, 2.0))
+# Logit-standardized KD's public base temperature 2 and KD weight 9 (Sun et
+# al. 2024, CIFAR and ImageNet alike); its DKD variant multiplies DKD's alpha
+# and beta by 9 and uses T=2 (issue 9): weight 9 on the DKD detection alpha
+# 1, beta 0.25.
+_LOGIT_STANDARDIZED = dict(temperature=(1.0, 2.0, 4.0),
+                           loss_weight=(4.5, 9.0, 18.0))
 TUNE_GRIDS: Dict[str, dict] = {
-    # Centre: Hinton KD as the DKD detection baseline (T=1, weight 1), which
-    # has a published detection setting; tuned only when asked for.
-    'kd': dict(
-        loss_key='loss_kd_cls',
-        centre=dict(temperature=1.0, loss_weight=1.0, warmup=1 / 12),
-        low=dict(temperature=0.5, loss_weight=0.5, warmup=0.0),
-        high=dict(temperature=2.0, loss_weight=2.0, warmup=1 / 6)),
-    # Centre: the official DKD detection setting (alpha 1, beta 0.25, T 1,
-    # weight 1; alpha/beta stay fixed); tuned only when asked for.
-    'dkd': dict(
-        loss_key='loss_dkd_cls',
-        centre=dict(temperature=1.0, loss_weight=1.0, warmup=1 / 12),
-        low=dict(temperature=0.5, loss_weight=0.5, warmup=0.0),
-        high=dict(temperature=2.0, loss_weight=2.0, warmup=1 / 6)),
-    # Centre: LumiNet's official ImageNet setting, ALPHA 2 at T 0.7, i.e.
-    # loss_weight = ALPHA^2 / T^2 = 8.2 (issue 9), and its official linear
-    # ramp of 20 of 240 CIFAR epochs = 1/12 of the schedule. The low corner
-    # (T 0.5 .. 1, weight 4) brackets the old shapes setting T 1, weight 4.
-    'luminet': dict(
-        loss_key='loss_kd_cls',
-        centre=dict(temperature=0.7, loss_weight=8.2, warmup=1 / 12),
-        low=dict(temperature=0.5, loss_weight=4.1, warmup=0.0),
-        high=dict(temperature=1.0, loss_weight=16.4, warmup=1 / 6)),
-    # Centre: logit-standardized KD's public base temperature 2 and KD
-    # weight 9 (Sun et al. 2024, CIFAR and ImageNet alike); LumiNet's 1/12
-    # warm-up as for every grid here.
-    'zscore-kd': dict(
-        loss_key='loss_kd_cls',
-        centre=dict(temperature=2.0, loss_weight=9.0, warmup=1 / 12),
-        low=dict(temperature=1.0, loss_weight=4.5, warmup=0.0),
-        high=dict(temperature=4.0, loss_weight=18.0, warmup=1 / 6)),
-    # Centre: logit-standardized DKD, which multiplies DKD's alpha and beta
-    # by 9 and uses T=2 (issue 9): weight 9 on the DKD detection alpha 1,
-    # beta 0.25.
-    'zscore-dkd': dict(
-        loss_key='loss_dkd_cls',
-        centre=dict(temperature=2.0, loss_weight=9.0, warmup=1 / 12),
-        low=dict(temperature=1.0, loss_weight=4.5, warmup=0.0),
-        high=dict(temperature=4.0, loss_weight=18.0, warmup=1 / 6)),
-    # Centre: LDRLD's public CIFAR k, a, b with T 1 collapse training, its
-    # per-RoI gradient being 4-5x the cross-entropy's (issue 9); weight 0.25
-    # brings it to about the cross-entropy's scale.
-    'ldrld': dict(
-        loss_key='loss_ldrld_cls',
-        centre=dict(temperature=1.0, loss_weight=0.25, warmup=1 / 12),
-        low=dict(temperature=0.5, loss_weight=0.125, warmup=0.0),
-        high=dict(temperature=2.0, loss_weight=0.5, warmup=1 / 6)),
+    'kd': dict(loss_key='loss_kd_cls', **_DETECTION_T1),
+    'dkd': dict(loss_key='loss_dkd_cls', **_DETECTION_T1),
+    # LumiNet's official ImageNet setting, ALPHA 2 at T 0.7, i.e. loss_weight
+    # ALPHA^2 / T^2 = 8.2 (issue 9). Temperatures /1.4 and x1.4, so the low
+    # corner (T 1, weight 4.1) is about the old shapes setting T 1, weight 4.
+    'luminet': dict(loss_key='loss_kd_cls', temperature=(0.5, 0.7, 1.0),
+                    loss_weight=(4.1, 8.2, 16.4)),
+    'zscore-kd': dict(loss_key='loss_kd_cls', **_LOGIT_STANDARDIZED),
+    'zscore-dkd': dict(loss_key='loss_dkd_cls', **_LOGIT_STANDARDIZED),
+    # LDRLD's public CIFAR k, a, b with T 1 collapse training, its per-RoI
+    # gradient being 4-5x the cross-entropy's (issue 9); weight 0.25 brings
+    # it to about the cross-entropy's scale.
+    'ldrld': dict(loss_key='loss_ldrld_cls', temperature=(0.5, 1.0, 2.0),
+                  loss_weight=(0.125, 0.25, 0.5)),
 }
 
 #: Tuned by default: the logit methods without a published detection
@@ -94,12 +75,13 @@ def grid_points(method: str) -> List[Dict[str, float]]:
     if method not in TUNE_GRIDS:
         raise KeyError(f'No tuning grid for {method!r}; --tune takes the '
                        f'logit methods {sorted(TUNE_GRIDS)}')
-    grid = TUNE_GRIDS[method]
+    grid = dict(TUNE_GRIDS[method], warmup=WARMUP)
+    centre = {axis: grid[axis][1] for axis in AXES}
     corners = [
         dict(zip(AXES, values)) for values in itertools.product(
-            *((grid['low'][a], grid['high'][a]) for a in AXES))
+            *((grid[axis][0], grid[axis][2]) for axis in AXES))
     ]
-    return [dict(grid['centre'])] + corners
+    return [centre] + corners
 
 
 def point_options(method: str, point: Dict[str, float],
