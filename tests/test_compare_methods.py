@@ -313,8 +313,11 @@ def test_report_two_methods_three_seeds(tmp_path):
     md, png = write_comparison_report(_records_2x3(), str(tmp_path), 'val')
     text = open(md).read()
     assert table in text and 'n − 1' in text and '`abc`' in text
+    assert '![bbox AP against iteration](ap_curves.png)' in text
     with open(png, 'rb') as f:
         assert f.read(8) == PNG_MAGIC
+    assert write_comparison_report(_records_2x3(), str(tmp_path), 'tune') == (
+        str(tmp_path / 'report_tune.md'), str(tmp_path / 'ap_curves_tune.png'))
 
 
 def test_tune_table_marks_best():
@@ -399,4 +402,32 @@ def test_end_to_end_student(shapes_root, tmp_path):
     assert [step for step, _ in record['ap_curve']] == [1, 2]
     assert record['d_ece'] is None or 0 <= record['d_ece'] <= 1
     assert osp.isfile(osp.join(out, 'report.md'))
-    shutil.rmtree(tmp_path / 'work')
+
+
+@pytest.mark.slow
+def test_end_to_end_tune_split(shapes_root, tmp_path):
+    """A copy of val as the tune split: the run validates on tune only."""
+    root = tmp_path / 'data'
+    shutil.copytree(shapes_root, root)
+    shutil.copytree(root / 'val', root / 'tune')
+    shutil.copy(root / 'annotations' / 'instances_val.json',
+                root / 'annotations' / 'instances_tune.json')
+    (root / 'val').rename(root / 'val_hidden')  # reading val would fail
+    work, out = tmp_path / 'work', str(tmp_path / 'out')
+    assert _main()([
+        '--methods', 'student', '--seeds', '3', '--split', 'tune',
+        '--data-root', str(root), '--work-dir', str(work), '--out', out,
+        '--cfg-options', 'train_cfg.max_iters=1',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False'
+    ]) == 0
+    record, = load_records(osp.join(out, 'results.json'))
+    assert (record['split'], record['seed']) == ('tune', 3)
+    assert record['ap_curve'][-1][0] == 1
+    dumped = open(work / 'tune' / 'student' / 'seed3' /
+                  'faster-rcnn_r18-w16_fpn_shapes.py').read()
+    assert 'instances_tune.json' in dumped
+    assert 'instances_val.json' not in dumped
+    assert osp.isfile(osp.join(out, 'report_tune.md'))

@@ -93,6 +93,9 @@ def write_comparison_report(records: Sequence[dict], out_dir: str,
                             split: str) -> Tuple[str, str]:
     """Writes ``report.md`` and ``ap_curves.png`` of one split's records.
 
+    Other splits than ``val`` get ``report_<split>.md`` and
+    ``ap_curves_<split>.png``, so they never replace the val report.
+
     Args:
         records: Records of the runs compared (one split).
         out_dir: Output folder.
@@ -102,8 +105,10 @@ def write_comparison_report(records: Sequence[dict], out_dir: str,
         ``(md_path, png_path)``.
     """
     os.makedirs(out_dir, exist_ok=True)
+    suffix = '' if split == 'val' else f'_{split}'
+    curves_file = CURVES_FILE.replace('.png', f'{suffix}.png')
     png = plot_curve_bands(
-        curve_bands(records), osp.join(out_dir, CURVES_FILE),
+        curve_bands(records), osp.join(out_dir, curves_file),
         title=f'{split} bbox AP: mean over seeds, band min-max')
     commits = sorted({r['commit'] for r in records})
     seeds = sorted({int(r['seed']) for r in records
@@ -117,11 +122,11 @@ def write_comparison_report(records: Sequence[dict], out_dir: str,
         'n = 1. ΔAP is paired per seed: the mean ± std over the common '
         'seeds of (method − baseline) AP, and `k/n` counts the seeds where '
         'the method is above the baseline.')
-    md = osp.join(out_dir, REPORT_FILE)
+    md = osp.join(out_dir, REPORT_FILE.replace('.md', f'{suffix}.md'))
     with open(md, 'w', encoding='utf-8') as f:
         f.write(f'# Method comparison ({split})\n\n'
                 f'{render_comparison(records)}\n\n{notes}\n\n'
-                f'![bbox AP against iteration]({CURVES_FILE})\n\n'
+                f'![bbox AP against iteration]({curves_file})\n\n'
                 f'Code: {", ".join(f"`{c}`" for c in commits)}. Per-run '
                 'records (config, settings, options, AP curve, train time): '
                 '`results.json`.\n')
