@@ -160,6 +160,7 @@ class FakeTrainer:
 
     def __init__(self):
         self.calls = []
+        self.threads = {}
 
     def __call__(self, cmd, log_path, env):
         tool = osp.basename(cmd[1])
@@ -167,6 +168,7 @@ class FakeTrainer:
             work_dir = cmd[cmd.index('--work-dir') + 1]
             self.calls.append(osp.relpath(work_dir, osp.dirname(osp.dirname(
                 osp.dirname(work_dir)))))
+            self.threads[self.calls[-1]] = env['OMP_NUM_THREADS']
             iters = int(_option(cmd, 'train_cfg.max_iters'))
             seed = int(_option(cmd, 'randomness.seed'))
             method = osp.basename(osp.dirname(work_dir))
@@ -242,6 +244,21 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     assert main(argv + ['--dry-run']) == 0
     states = capsys.readouterr().out.split()[::2]
     assert states == ['stale'] * 5
+
+
+def test_parallel_jobs_share_the_cores(tmp_path, fake_root):
+    trainer = FakeTrainer()
+    assert _main()([
+        '--methods', 'kd', 'dkd', '--seeds', '0', '1', '--jobs', '2',
+        '--cores', '4', '--data-root', fake_root, '--work-dir',
+        str(tmp_path / 'w'), '--out', str(tmp_path / 'o'), '--cfg-options',
+        'train_cfg.max_iters=4'], run_command=trainer) == 0
+    assert trainer.calls[0] == 'val/teacher/seed0'  # first, alone
+    assert trainer.threads == {
+        'val/teacher/seed0': '4',
+        **{f'val/{m}/seed{s}': '2' for m in ('student', 'kd', 'dkd')
+           for s in (0, 1)}}
+    assert len(load_records(str(tmp_path / 'o' / 'results.json'))) == 7
 
 
 def test_dry_run_lists_states(tmp_path, fake_root, capsys):
