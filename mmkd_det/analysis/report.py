@@ -275,11 +275,33 @@ def render_table(runs: Sequence[RunResult],
     return '\n'.join('| ' + ' | '.join(row) + ' |' for row in rows)
 
 
-def plot_curves(runs: Sequence[RunResult], out_png: str) -> str:
-    """Plots bbox AP against iteration, one line per run.
+def _curve_axes(title: str):
+    """A new Agg figure with one bbox-AP-against-iteration axes.
 
     Uses the Agg canvas directly rather than pyplot, so no global backend is
     switched and no window can open.
+    """
+    fig = Figure(figsize=(6.4, 4.2), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_xlabel('iteration')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel('bbox AP (%)')
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def _save_curves(fig, ax, out_png: str) -> str:
+    ax.legend()
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(out_png)), exist_ok=True)
+    fig.savefig(out_png)
+    return out_png
+
+
+def plot_curves(runs: Sequence[RunResult], out_png: str) -> str:
+    """Plots bbox AP against iteration, one line per run.
 
     Args:
         runs: Loaded runs.
@@ -288,24 +310,42 @@ def plot_curves(runs: Sequence[RunResult], out_png: str) -> str:
     Returns:
         ``out_png``.
     """
-    fig = Figure(figsize=(6.4, 4.2), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _curve_axes('Validation bbox AP')
     for run in runs:
         if run.curve:
             steps, aps = zip(*run.curve)
             ax.plot(steps, [100 * ap for ap in aps], marker='o',
                     markersize=3, label=run.name)
-    ax.set_xlabel('iteration')
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel('bbox AP (%)')
-    ax.set_title('Validation bbox AP')
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(out_png)), exist_ok=True)
-    fig.savefig(out_png)
-    return out_png
+    return _save_curves(fig, ax, out_png)
+
+
+def plot_curve_bands(bands: Sequence[Tuple[str, Sequence[int],
+                                           Sequence[float], Sequence[float],
+                                           Sequence[float]]],
+                     out_png: str,
+                     title: str = 'Validation bbox AP over seeds') -> str:
+    """Plots a mean AP curve per method with a shaded band over seeds.
+
+    Args:
+        bands: ``(name, steps, mean, low, high)`` per method; the last four
+            are equally long sequences, AP as fractions. ``low``/``high``
+            bound the band (e.g. min and max over seeds).
+        out_png: Output PNG path; parent folders are created.
+        title: Axes title.
+
+    Returns:
+        ``out_png``.
+    """
+    fig, ax = _curve_axes(title)
+    for name, steps, mean, low, high in bands:
+        if not len(steps):
+            continue
+        line, = ax.plot(steps, [100 * v for v in mean], marker='o',
+                        markersize=3, label=name)
+        ax.fill_between(steps, [100 * v for v in low],
+                        [100 * v for v in high], color=line.get_color(),
+                        alpha=0.2, linewidth=0)
+    return _save_curves(fig, ax, out_png)
 
 
 def write_report(runs: Sequence[RunResult],

@@ -1,0 +1,194 @@
+"""Which runs a comparison needs, and running them (optionally in parallel).
+
+:func:`plan_comparison` lists the runs of ``--methods`` x ``--seeds`` on one
+split; :func:`plan_tune` the grid runs of ``--tune`` (on ``tune`` only).
+Both put the teacher apart: it is trained once (seed
+:data:`~mmkd_det.analysis.comparison.TEACHER_SEED`) unless a checkpoint is
+given, and every distillation run is planned with its final checkpoint.
+:func:`run_all` skips finished runs and merges every record into
+``results.json`` as soon as its run finishes.
+"""
+import os.path as osp
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from .comparison import (METHODS, TEACHER_SEED, RunCommand, RunSpec, execute,
+                         final_config, finished_record, resolve_configs,
+                         run_logged, split_options)
+from .results_store import RESULTS_FILE, add_records
+from .tune_grid import grid_points, point_options, point_tag, warmup_iters
+
+#: Prefixes of user --cfg-options that also apply to the calibration.
+CALIB_OPTION_PREFIXES = ('test_dataloader', 'test_evaluator')
+
+
+def _spec(method: str, seed: int, split: str, work_dir: str, data_root: str,
+          options: Sequence[str], teacher_ckpt: Optional[str],
+          extra: Sequence[str] = (), tune_point: Optional[dict] = None,
+          pair: str = 'shapes') -> RunSpec:
+    configs = resolve_configs(method, pair)
+    split_opts = split_options(split, data_root)
+    train_opts = split_opts + list(options) + [f'randomness.seed={seed}']
+    train_opts += list(extra)
+    if method in METHODS:
+        train_opts.append(f'model.teacher.checkpoint={teacher_ckpt}')
+    return RunSpec(
+        method=method, seed=seed, split=split, config=configs.train,
+        eval_config=(configs.teacher
+                     if method == 'teacher' else configs.student),
+        work_dir=work_dir, data_root=data_root, options=train_opts,
+        calib_options=split_opts + [
+            o for o in options if o.startswith(CALIB_OPTION_PREFIXES)],
+        tune_point=tune_point)
+
+
+def _teacher(needed: bool, checkpoint: Optional[str], split: str,
+             work_dir: str, data_root: str, options: Sequence[str]
+             ) -> Tuple[Optional[RunSpec], Optional[str]]:
+    """The teacher run (None when not needed or given) and its checkpoint."""
+    if checkpoint is not None or not needed:
+        return None, checkpoint
+    teacher = _spec('teacher', TEACHER_SEED, split,
+                    osp.join(work_dir, split, 'teacher',
+                             f'seed{TEACHER_SEED}'),
+                    data_root, options, None)
+    return teacher, teacher.checkpoint
+
+
+def plan_comparison(
+        methods: Sequence[str], seeds: Sequence[int], split: str,
+        work_dir: str, data_root: str, options: Sequence[str] = (),
+        teacher_checkpoint: Optional[str] = None
+) -> Tuple[Optional[RunSpec], List[RunSpec]]:
+    """The runs of a comparison, seed by seed (a full seed finishes first).
+
+    The plain student is always added when a distillation method is asked
+    for (it is the baseline of every delta).
+
+    Args:
+        methods: Names from ``comparison.METHODS`` and ``'student'``,
+            ``'teacher'``.
+        seeds: Training seeds.
+        split: Validation split.
+        work_dir: Root of the run folders.
+        data_root: Dataset root.
+        options: User ``--cfg-options`` for every run.
+        teacher_checkpoint: Use this teacher instead of training one.
+
+    Returns:
+        ``(teacher run or None, other runs)``.
+    """
+    distill = [m for m in METHODS if m in methods]
+    teacher, teacher_checkpoint = _teacher(
+        bool(distill) or 'teacher' in methods, teacher_checkpoint, split,
+        work_dir, data_root, options)
+    students = ['student'] if distill or 'student' in methods else []
+    runs = [
+        _spec(m, seed, split, osp.join(work_dir, split, m, f'seed{seed}'),
+              data_root, options, teacher_checkpoint)
+        for seed in seeds for m in students + distill
+    ]
+    return teacher, runs
+
+
+def plan_tune(methods: Sequence[str], seed: int, work_dir: str,
+              data_root: str, options: Sequence[str] = (),
+              teacher_checkpoint: Optional[str] = None
+              ) -> Tuple[Optional[RunSpec], List[RunSpec]]:
+    """The tuning runs: the plain student and each method's grid, on tune.
+
+    Arguments as :func:`plan_comparison`, except that ``methods`` are keys
+    of ``tune_grid.TUNE_GRIDS``, there is one ``seed`` and the split is
+    always ``tune``. Returns ``(teacher run or None, other runs)``.
+    """
+    split = 'tune'
+    teacher, teacher_checkpoint = _teacher(True, teacher_checkpoint, split,
+                                           work_dir, data_root, options)
+    runs = [_spec('student', seed, split,
+                  osp.join(work_dir, split, 'student', f'seed{seed}'),
+                  data_root, options, None)]
+    for method in methods:
+        config = resolve_configs(method).train
+        max_iters = int(final_config(config, list(options),
+                                     data_root).train_cfg.max_iters)
+        for point in grid_points(method):
+            run_dir = osp.join(work_dir, split, method,
+                               point_tag(point, max_iters), f'seed{seed}')
+            tune_point = dict(temperature=point['temperature'],
+                              loss_weight=point['loss_weight'],
+                              warmup_iters=warmup_iters(point, max_iters))
+            runs.append(_spec(method, seed, split, run_dir, data_root,
+                              options, teacher_checkpoint,
+                              extra=point_options(method, point, max_iters),
+                              tune_point=tune_point))
+    return teacher, runs
+
+
+def run_all(teacher: Optional[RunSpec],
+            runs: Sequence[RunSpec],
+            out_dir: str,
+            commit: str,
+            jobs: int = 1,
+            cores: int = 1,
+            run_command: RunCommand = run_logged,
+            log: Callable[[str], None] = print
+            ) -> Tuple[List[dict], List[Tuple[RunSpec, str]]]:
+    """Runs what is not finished; records go into ``out_dir/results.json``.
+
+    The teacher runs first, alone, with all ``cores``; then ``jobs`` runs
+    at a time, each with ``max(1, cores // jobs)`` threads. A failed run is
+    reported and the others go on.
+
+    Args:
+        teacher: The teacher run, or None.
+        runs: The other runs.
+        out_dir: Folder of ``results.json``.
+        commit: Code version recorded in new records.
+        jobs: Runs at a time.
+        cores: CPU cores to share.
+        run_command: Runs one command (tests pass a stub).
+        log: Progress printer.
+
+    Returns:
+        ``(records of all finished runs in plan order, [(run, error)])``.
+
+    Raises:
+        RuntimeError: The teacher failed (no distillation can run).
+    """
+    results_path = osp.join(out_dir, RESULTS_FILE)
+    records = {}
+    for spec in ([teacher] if teacher else []) + list(runs):
+        record = finished_record(spec)
+        if record is not None:
+            records[spec.work_dir] = record
+    if records:
+        add_records(results_path, list(records.values()))
+    todo = [s for s in runs if s.work_dir not in records]
+    log(f'{len(records)} finished run(s) found, {len(todo)} to run'
+        + ('' if teacher is None or teacher.work_dir in records else
+           ' after the teacher'))
+
+    def finish(spec: RunSpec, threads: int) -> dict:
+        log(f'start {spec.name} ({threads} thread(s))')
+        record = execute(spec, commit, threads, run_command)
+        add_records(results_path, [record])
+        records[spec.work_dir] = record
+        log(f'done  {spec.name}: AP {100 * record["bbox_mAP"]:.2f} in '
+            f'{record["train_time_s"]:.0f} s')
+        return record
+
+    if teacher is not None and teacher.work_dir not in records:
+        finish(teacher, cores)
+    failures = []
+    threads = max(1, cores // max(1, jobs))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(finish, s, threads): s for s in todo}
+        for future in as_completed(futures):
+            if future.exception() is not None:
+                spec = futures[future]
+                failures.append((spec, str(future.exception())))
+                log(f'FAILED {spec.name}: {future.exception()}')
+    ordered = [records[s.work_dir]
+               for s in ([teacher] if teacher else []) + list(runs)
+               if s.work_dir in records]
+    return ordered, failures

@@ -1,0 +1,450 @@
+"""Tests of the method comparison tool (tools/analysis/compare_methods.py).
+
+Statistics against hand-computed numbers; results.json merging and atomic
+writes; resume-and-skip with a stub in place of the training processes;
+the report of 2 methods x 3 seeds; the tuning grid against the configs. One
+slow end-to-end run trains a real student for 2 iterations.
+"""
+import inspect
+import json
+import os
+import os.path as osp
+import runpy
+import shutil
+import subprocess
+
+import pytest
+from mmengine.config import Config
+
+from mmdet.registry import MODELS
+from mmkd_det.analysis.comparison import (METHODS, MARKER, final_config,
+                                          parse_options, resolve_configs)
+from mmkd_det.analysis.comparison_plan import plan_tune
+from mmkd_det.analysis.comparison_report import (render_comparison,
+                                                 render_tune_table,
+                                                 write_comparison_report)
+from mmkd_det.analysis.results_store import (add_records, atomic_write_json,
+                                             git_commit, load_records,
+                                             merge_records)
+from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
+                                     paired_deltas, summarize)
+from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
+                                         point_options)
+from mmkd_det.models.distillers.roi_distiller import RoIDistiller
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'compare_methods.py')
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+def _main():
+    return runpy.run_path(TOOL)['main']
+
+
+# ------------------------------------------------------------- statistics
+def test_summarize_hand_numbers():
+    s = summarize([0.25, 0.27, 0.29])
+    assert s.n == 3 and s.positive == 3
+    assert s.mean == pytest.approx(0.27)
+    # deviations -0.02, 0, 0.02: sqrt(0.0008 / 2) = 0.02 (n-1, not n)
+    assert s.std == pytest.approx(0.02)
+    assert summarize([1.0, 2.0, 3.0, 6.0]).std == pytest.approx(
+        (14 / 3)**0.5)  # mean 3, squares 4+1+0+9
+
+
+def test_summarize_one_value_has_no_std():
+    s = summarize([0.3])
+    assert s == Summary(n=1, mean=0.3, std=None, positive=1)
+    assert format_summary(s) == '30.00 ± —'
+
+
+def test_summarize_rejects_empty_and_nan():
+    with pytest.raises(ValueError, match='at least one value'):
+        summarize([])
+    with pytest.raises(ValueError, match='non-finite'):
+        summarize([0.1, float('nan')])
+
+
+def test_paired_deltas_pairs_common_seeds():
+    deltas = paired_deltas({0: 0.23, 1: 0.24, 2: 0.28, 3: 0.5},
+                           {0: 0.20, 1: 0.22, 2: 0.24})
+    assert list(deltas) == [0, 1, 2]
+    assert [round(v, 10) for v in deltas.values()] == [0.03, 0.02, 0.04]
+    s = summarize(deltas.values())
+    assert s.mean == pytest.approx(0.03) and s.std == pytest.approx(0.01)
+    assert format_summary(s, signed=True) == '+3.00 ± 1.00'
+    negative = summarize([-0.01, 0.02, -0.04])
+    assert negative.positive == 1
+    assert format_summary(negative, signed=True) == '-1.00 ± 3.00'
+    assert format_summary(None) == '—'
+
+
+def test_curve_band_common_iterations():
+    steps, mean, low, high = curve_band([[(100, 0.1), (200, 0.3)],
+                                         [(100, 0.2), (200, 0.5), (300, 1)]])
+    assert steps == [100, 200]
+    assert mean == pytest.approx([0.15, 0.4])
+    assert low == [0.1, 0.3] and high == [0.2, 0.5]
+    assert curve_band([]) == ([], [], [], [])
+
+
+# ----------------------------------------------------------- results.json
+def _rec(method, seed, ap, split='val', settings=None):
+    return dict(method=method, seed=seed, split=split, bbox_mAP=ap,
+                settings=settings or {})
+
+
+def test_merge_replaces_same_key_and_keeps_other_settings():
+    old = [_rec('kd', 0, 0.1), _rec('kd', 1, 0.2)]
+    new = [_rec('kd', 0, 0.15), _rec('kd', 0, 0.3, settings={'T': 2}),
+           _rec('kd', 0, 0.4, split='tune')]
+    merged = merge_records(old, new)
+    assert [r['bbox_mAP'] for r in merged] == [0.15, 0.2, 0.3, 0.4]
+
+
+def test_add_records_no_duplicates_and_atomic(tmp_path):
+    path = str(tmp_path / 'out' / 'results.json')
+    add_records(path, [_rec('kd', 0, 0.1)])
+    add_records(path, [_rec('kd', 0, 0.1), _rec('dkd', 0, 0.2)])
+    assert [r['method'] for r in load_records(path)] == ['kd', 'dkd']
+    before = open(path).read()
+    with pytest.raises(TypeError):  # not JSON-serialisable mid-write
+        atomic_write_json(path, dict(runs=[object()]))
+    assert open(path).read() == before
+    assert sorted(os.listdir(tmp_path / 'out')) == [
+        'results.json', 'results.json.lock']
+
+
+def test_load_records_rejects_foreign_file(tmp_path):
+    path = tmp_path / 'results.json'
+    path.write_text('[1, 2]')
+    with pytest.raises(ValueError, match='no "runs" list'):
+        load_records(str(path))
+
+
+def test_git_commit_dirty_except_results_folder(tmp_path):
+    repo = tmp_path / 'repo'
+    (repo / 'bench').mkdir(parents=True)
+    for name in ('code.py', 'bench/results.json'):
+        (repo / name).write_text('1\n')
+
+    def git(*args):
+        subprocess.run(['git', '-C', str(repo), '-c', 'user.name=t', '-c',
+                        'user.email=t@t', *args], check=True,
+                       capture_output=True)
+
+    git('init', '-q')
+    git('add', '-A')
+    git('commit', '-qm', 'init')
+    head = subprocess.run(['git', '-C', str(repo), 'rev-parse', 'HEAD'],
+                          capture_output=True, text=True).stdout.strip()
+    assert git_commit(str(repo)) == head
+    (repo / 'bench' / 'results.json').write_text('2\n')
+    (repo / 'untracked.txt').write_text('x')
+    excluded = [str(repo / 'bench'), str(tmp_path / 'outside')]
+    assert git_commit(str(repo), exclude=excluded) == head
+    assert git_commit(str(repo)) == head + '+dirty'
+    (repo / 'code.py').write_text('2\n')
+    assert git_commit(str(repo), exclude=excluded) == head + '+dirty'
+    assert git_commit(str(tmp_path)) == 'unknown'
+
+
+# ------------------------------------------------ resume and skip (stub)
+def _option(cmd, key):
+    opts = cmd[cmd.index('--cfg-options') + 1:]
+    return next(o.split('=', 1)[1] for o in opts if o.startswith(key + '='))
+
+
+class FakeTrainer:
+    """Writes what a finished train.py / calibration.py run leaves."""
+
+    def __init__(self):
+        self.calls = []
+        self.threads = {}
+
+    def __call__(self, cmd, log_path, env):
+        tool = osp.basename(cmd[1])
+        if tool == 'train.py':
+            work_dir = cmd[cmd.index('--work-dir') + 1]
+            self.calls.append(osp.relpath(work_dir, osp.dirname(osp.dirname(
+                osp.dirname(work_dir)))))
+            self.threads[self.calls[-1]] = env['OMP_NUM_THREADS']
+            iters = int(_option(cmd, 'train_cfg.max_iters'))
+            seed = int(_option(cmd, 'randomness.seed'))
+            method = osp.basename(osp.dirname(work_dir))
+            ap = 0.2 + 0.01 * seed + 0.03 * (method != 'student')
+            vis = osp.join(work_dir, '20260101_000000', 'vis_data')
+            os.makedirs(vis)
+            with open(osp.join(vis, 'scalars.json'), 'w') as f:
+                for step in (iters // 2, iters):
+                    f.write(json.dumps({'coco/bbox_mAP': ap * step / iters,
+                                        'coco/bbox_mAP_50': 0.5,
+                                        'coco/bbox_mAP_75': 0.2,
+                                        'step': step}) + '\n')
+            open(osp.join(work_dir, f'iter_{iters}.pth'), 'wb').close()
+        else:
+            assert tool == 'calibration.py'
+            out_dir = cmd[cmd.index('--out-dir') + 1]
+            with open(osp.join(out_dir, 'calibration.json'), 'w') as f:
+                json.dump({'d_ece': 0.05}, f)
+
+
+@pytest.fixture
+def fake_root(tmp_path):
+    """Split files only: the stub never reads them."""
+    root = tmp_path / 'data'
+    for split in ('val', 'tune'):
+        (root / split).mkdir(parents=True)
+    (root / 'annotations').mkdir()
+    for split in ('val', 'tune'):
+        (root / 'annotations' / f'instances_{split}.json').write_text('{}')
+    return str(root)
+
+
+def test_resume_and_skip(tmp_path, fake_root, capsys):
+    main = _main()
+    work, out = str(tmp_path / 'work'), str(tmp_path / 'out')
+    argv = ['--methods', 'kd', '--seeds', '0', '1', '--data-root',
+            fake_root, '--work-dir', work, '--out', out, '--cfg-options',
+            'train_cfg.max_iters=4']
+    trainer = FakeTrainer()
+    assert main(argv, run_command=trainer) == 0
+    assert trainer.calls == ['val/teacher/seed0', 'val/student/seed0',
+                             'val/kd/seed0', 'val/student/seed1',
+                             'val/kd/seed1']
+    records = load_records(osp.join(out, 'results.json'))
+    assert len(records) == 5
+    kd1 = next(r for r in records if r['method'] == 'kd' and r['seed'] == 1)
+    assert kd1['bbox_mAP'] == pytest.approx(0.24)
+    assert kd1['ap_curve'] == [[2, pytest.approx(0.12)],
+                               [4, pytest.approx(0.24)]]
+    assert kd1['d_ece'] == 0.05
+    assert kd1['settings']['logit_losses']['loss_kd_cls']['temperature'] == 1
+    assert kd1['config'] == 'configs/distill/kd/kd_shapes.py'
+    assert any(o.startswith('model.teacher.checkpoint=') and
+               o.endswith('teacher/seed0/iter_4.pth') for o in kd1['options'])
+
+    trainer = FakeTrainer()
+    assert main(argv, run_command=trainer) == 0
+    assert trainer.calls == []  # everything finished: nothing re-runs
+
+    kd1_dir = osp.join(work, 'val', 'kd', 'seed1')
+    os.remove(osp.join(kd1_dir, MARKER))
+    junk = osp.join(kd1_dir, 'junk_from_interrupted_run')
+    open(junk, 'w').close()
+    trainer = FakeTrainer()
+    assert main(argv, run_command=trainer) == 0
+    assert trainer.calls == ['val/kd/seed1']
+    assert not osp.exists(junk)  # restarted in a clean folder
+    assert len(load_records(osp.join(out, 'results.json'))) == 5
+
+    # another config (here a longer schedule) is not the finished run
+    argv[-1] = 'train_cfg.max_iters=6'
+    capsys.readouterr()
+    assert main(argv + ['--dry-run']) == 0
+    states = capsys.readouterr().out.split()[::2]
+    assert states == ['stale'] * 5
+
+
+def test_parallel_jobs_share_the_cores(tmp_path, fake_root):
+    trainer = FakeTrainer()
+    assert _main()([
+        '--methods', 'kd', 'dkd', '--seeds', '0', '1', '--jobs', '2',
+        '--cores', '4', '--data-root', fake_root, '--work-dir',
+        str(tmp_path / 'w'), '--out', str(tmp_path / 'o'), '--cfg-options',
+        'train_cfg.max_iters=4'], run_command=trainer) == 0
+    assert trainer.calls[0] == 'val/teacher/seed0'  # first, alone
+    assert trainer.threads == {
+        'val/teacher/seed0': '4',
+        **{f'val/{m}/seed{s}': '2' for m in ('student', 'kd', 'dkd')
+           for s in (0, 1)}}
+    assert len(load_records(str(tmp_path / 'o' / 'results.json'))) == 7
+
+
+def test_dry_run_lists_states(tmp_path, fake_root, capsys):
+    main = _main()
+    argv = ['--methods', 'student', '--seeds', '0', '--data-root',
+            fake_root, '--work-dir', str(tmp_path / 'w'), '--out',
+            str(tmp_path / 'o'), '--cfg-options', 'train_cfg.max_iters=4']
+    main(argv, run_command=FakeTrainer())
+    os.makedirs(tmp_path / 'w' / 'val' / 'student' / 'seed1')
+    capsys.readouterr()
+    assert main(argv[:3] + ['0', '1'] + argv[4:] + ['--dry-run']) == 0
+    lines = capsys.readouterr().out.split('\n')
+    assert 'done     val/student/seed0' in lines
+    assert 'partial  val/student/seed1' in lines
+
+
+def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
+    main = _main()
+    out = str(tmp_path / 'out')
+    trainer = FakeTrainer()
+    assert main(['--tune', '--methods', 'luminet', '--data-root', fake_root,
+                 '--work-dir', str(tmp_path / 'w'), '--out', out,
+                 '--cfg-options', 'train_cfg.max_iters=12'],
+                run_command=trainer) == 0
+    assert len(trainer.calls) == 1 + 1 + 9  # teacher, student, grid
+    records = load_records(osp.join(out, 'results.json'))
+    assert {r['split'] for r in records} == {'tune'}
+    for record in records:
+        assert not any('instances_val' in o or '=val/' in o
+                       for o in record['options'])
+    table = open(osp.join(out, 'tune_luminet.md')).read()
+    assert table.count('| luminet |') == 9
+    assert '| luminet | 0.7 | 8.2 | 1 |' in table  # centre: 12/12 iters
+    with pytest.raises(SystemExit):
+        main(['--tune', '--split', 'val', '--data-root', fake_root])
+
+
+# ---------------------------------------------------------------- report
+def _records_2x3():
+    aps = {'student': [0.20, 0.22, 0.24], 'kd': [0.23, 0.24, 0.28]}
+    records = [dict(method='teacher', seed=0, split='val', bbox_mAP=0.45,
+                    bbox_mAP_50=0.7, bbox_mAP_75=0.5, d_ece=0.1,
+                    ap_curve=[[1, 0.3], [2, 0.45]], commit='abc')]
+    for method, values in aps.items():
+        for seed, ap in enumerate(values):
+            records.append(dict(
+                method=method, seed=seed, split='val', bbox_mAP=ap,
+                bbox_mAP_50=ap + 0.2, bbox_mAP_75=ap - 0.05,
+                d_ece=0.04 + 0.01 * seed, ap_curve=[[1, ap / 2], [2, ap]],
+                commit='abc'))
+    return records
+
+
+def test_report_two_methods_three_seeds(tmp_path):
+    table = render_comparison(_records_2x3())
+    rows = [r.split(' | ') for r in table.split('\n')]
+    assert rows[0][0] == '| Method' and rows[2][0] == '| teacher'
+    teacher, student, kd = rows[2], rows[3], rows[4]
+    assert teacher[1:3] == ['1', '45.00 ± —']
+    assert student[1:6] == ['3', '22.00 ± 2.00', '42.00 ± 2.00',
+                            '17.00 ± 2.00', '5.00 ± 1.00']
+    # kd AP 23, 24, 28: mean 25, std sqrt((4 + 1 + 9) / 2) = 2.65
+    assert kd[2] == '25.00 ± 2.65'
+    # paired deltas vs the student: 3, 2, 4 -> +3.00 ± 1.00, 3 of 3 above
+    assert kd[6:8] == ['+3.00 ± 1.00', '3/3']
+    assert kd[8:] == ['—', '— |']  # KD against itself
+    assert student[6:] == ['—', '—', '—', '— |']
+
+    md, png = write_comparison_report(_records_2x3(), str(tmp_path), 'val')
+    text = open(md).read()
+    assert table in text and 'n − 1' in text and '`abc`' in text
+    assert '![bbox AP against iteration](ap_curves.png)' in text
+    with open(png, 'rb') as f:
+        assert f.read(8) == PNG_MAGIC
+    assert write_comparison_report(_records_2x3(), str(tmp_path), 'tune') == (
+        str(tmp_path / 'report_tune.md'), str(tmp_path / 'ap_curves_tune.png'))
+
+
+def test_tune_table_marks_best():
+    records = [dict(bbox_mAP=ap, bbox_mAP_50=0.5, bbox_mAP_75=0.2,
+                    d_ece=None, tune_point=dict(temperature=t, loss_weight=4,
+                                                warmup_iters=0))
+               for ap, t in ((0.2, 1), (0.3, 2))]
+    table = render_tune_table('kd', records, dict(bbox_mAP=0.1))
+    lines = table.split('\n')
+    assert lines[2].startswith('| student | — | — | — | 10.00 |')
+    assert lines[3] == '| kd | 1 | 4 | 0 | 20.00 | 50.00 | 20.00 | — |'
+    assert lines[4].startswith('| kd | 2 | 4 | 0 | **30.00** |')
+
+
+# ------------------------------------------------------------- tune grid
+def _has_key(cfg, dotted):
+    node = cfg
+    for part in dotted.split('.'):
+        if part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+@pytest.mark.parametrize('method', sorted(TUNE_GRIDS))
+def test_grid_at_most_9_points_on_existing_keys(method):
+    points = grid_points(method)
+    assert len(points) <= 9
+    assert len({tuple(sorted(p.items())) for p in points}) == len(points)
+    cfg = Config.fromfile(resolve_configs(method).train)
+    distiller_args = inspect.signature(RoIDistiller.__init__).parameters
+    for point in points:
+        for key, value in parse_options(
+                point_options(method, point, 100)).items():
+            if key == 'model.distill_warmup_iters':
+                assert 'distill_warmup_iters' in distiller_args
+                assert value == round(point['warmup'] * 100)
+            else:
+                assert _has_key(cfg, key), f'{key} not in {method} config'
+
+
+def test_grid_settings_reach_the_built_losses(teacher_checkpoint,
+                                              fake_root):
+    point = grid_points('zscore-dkd')[0]
+    options = point_options('zscore-dkd', point, 120) + [
+        f'model.teacher.checkpoint={teacher_checkpoint}']
+    cfg = final_config(resolve_configs('zscore-dkd').train, options,
+                       fake_root)
+    model = MODELS.build(cfg.model)
+    loss = model.logit_losses['loss_dkd_cls']
+    assert (loss.temperature, loss.loss_weight) == (2.0, 9.0)
+    assert model.distill_warmup_iters == 10
+
+
+def test_plan_tune_covers_logit_methods_only(tmp_path, fake_root):
+    assert set(TUNE_GRIDS) <= set(METHODS)
+    with pytest.raises(KeyError, match='No tuning grid'):
+        plan_tune(['fitnet'], 0, str(tmp_path), fake_root)
+
+
+# ------------------------------------------------------- real, end to end
+@pytest.mark.slow
+def test_end_to_end_student(shapes_root, tmp_path):
+    out = str(tmp_path / 'out')
+    assert _main()([
+        '--methods', 'student', '--seeds', '0', '--data-root', shapes_root,
+        '--work-dir', str(tmp_path / 'work'), '--out', out, '--cfg-options',
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=1',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False'
+    ]) == 0
+    records = load_records(osp.join(out, 'results.json'))
+    assert len(records) == 1
+    record = records[0]
+    assert (record['method'], record['seed'], record['split']) == (
+        'student', 0, 'val')
+    assert 0.0 <= record['bbox_mAP'] <= 1.0
+    assert [step for step, _ in record['ap_curve']] == [1, 2]
+    assert record['d_ece'] is None or 0 <= record['d_ece'] <= 1
+    assert osp.isfile(osp.join(out, 'report.md'))
+
+
+@pytest.mark.slow
+def test_end_to_end_tune_split(shapes_root, tmp_path):
+    """A copy of val as the tune split: the run validates on tune only."""
+    root = tmp_path / 'data'
+    shutil.copytree(shapes_root, root)
+    shutil.copytree(root / 'val', root / 'tune')
+    shutil.copy(root / 'annotations' / 'instances_val.json',
+                root / 'annotations' / 'instances_tune.json')
+    (root / 'val').rename(root / 'val_hidden')  # reading val would fail
+    work, out = tmp_path / 'work', str(tmp_path / 'out')
+    assert _main()([
+        '--methods', 'student', '--seeds', '3', '--split', 'tune',
+        '--data-root', str(root), '--work-dir', str(work), '--out', out,
+        '--cfg-options', 'train_cfg.max_iters=1',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False'
+    ]) == 0
+    record, = load_records(osp.join(out, 'results.json'))
+    assert (record['split'], record['seed']) == ('tune', 3)
+    assert record['ap_curve'][-1][0] == 1
+    dumped = open(work / 'tune' / 'student' / 'seed3' /
+                  'faster-rcnn_r18-w16_fpn_shapes.py').read()
+    assert 'instances_tune.json' in dumped
+    assert 'instances_val.json' not in dumped
+    assert osp.isfile(osp.join(out, 'report_tune.md'))
