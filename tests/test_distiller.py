@@ -168,8 +168,8 @@ def test_distill_warmup_scales_losses(teacher_checkpoint):
 
     def kd_at(cur_iter):
         hub.update_info('iter', cur_iter)
-        return model.distill_losses((), (), logits, logits.flip(0),
-                                    labels)['loss_kd_cls']
+        return model.logit_distill_losses(logits, logits.flip(0),
+                                          labels)['loss_kd_cls']
 
     try:
         full = kd_at(100)

@@ -309,9 +309,11 @@ def test_feature_losses_amp_safe(teacher_checkpoint):
         s_logits = torch.randn(16, 9, dtype=torch.bfloat16)
         t_logits = torch.randn(16, 9, dtype=torch.bfloat16)
         labels = torch.randint(0, 9, (16, ))
-        distill = model.distill_losses(student_feats, teacher_feats,
-                                       s_logits.requires_grad_(), t_logits,
-                                       labels)
+        distill = {
+            **model.logit_distill_losses(s_logits.requires_grad_(), t_logits,
+                                         labels),
+            **model.feature_distill_losses(student_feats, teacher_feats)
+        }
     for loss in (hcl, fit, *distill.values()):
         assert loss.dtype == torch.float32 and torch.isfinite(loss)
     assert torch.allclose(distill['loss_reviewkd'], hcl)

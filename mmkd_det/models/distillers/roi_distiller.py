@@ -1,61 +1,46 @@
 """Two-stage detector distillation on the student's sampled RoIs."""
 import copy
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub
-from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.models.detectors import TwoStageDetector
-from mmdet.models.task_modules.samplers import SamplingResult
-from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from .roi_heads import (StageRecord, check_softmax_classifier,
+                        check_teacher_roi_head, is_cascade, stage_weights,
+                        student_roi_head_class, teacher_roi_logits)
 from .teacher import build_teacher
-
-
-def sampled_labels(sampling_results: List[SamplingResult],
-                   num_classes: int) -> Tensor:
-    """Classification targets of the sampled RoIs, in ``bbox2roi`` order.
-
-    Args:
-        sampling_results (list[SamplingResult]): one per image; each orders
-            its priors positives first, then negatives.
-        num_classes (int): number of foreground classes; background RoIs get
-            label ``num_classes`` (the last logit column).
-
-    Returns:
-        Tensor: labels of shape (N,), N the total number of sampled RoIs.
-    """
-    labels = []
-    for res in sampling_results:
-        labels.append(res.pos_gt_labels)
-        labels.append(res.pos_gt_labels.new_full((res.neg_priors.size(0), ),
-                                                 num_classes))
-    return torch.cat(labels)
 
 
 @MODELS.register_module()
 class RoIDistiller(TwoStageDetector):
     """Distil a frozen two-stage teacher into a two-stage student.
 
-    The student is declared exactly like mmdet's Faster R-CNN (same fields as
-    :class:`~mmdet.models.detectors.TwoStageDetector`) and trains as one: its
-    RPN, proposals, assigner and sampler, RoI head and losses are unchanged.
-    The teacher runs its backbone and FPN, then its RoI extractor and box head
-    on the **student's sampled RoIs**, under ``no_grad`` and always in eval
-    mode; its RPN never runs. This is how the DKD and ReviewKD detection code
-    (Zhao et al., CVPR 2022; Chen et al., CVPR 2021), followed by LumiNet
-    (Hossain et al.), line teacher and student up.
+    The student is declared exactly like an mmdet two-stage detector (Faster,
+    Mask, Cascade or Cascade Mask R-CNN; the fields of
+    :class:`~mmdet.models.detectors.TwoStageDetector`) and trains through
+    mmdet's own ``TwoStageDetector.loss``: its RPN, assigners, samplers, RoI
+    head and mask losses are mmdet's code, unchanged. Its RoI head only keeps
+    what that path computes (see :mod:`.roi_heads`). The teacher runs its
+    backbone and FPN, then scores the **student's sampled RoIs** of every
+    student stage, under ``no_grad`` and always in eval mode; its RPN never
+    runs. This is how the DKD and ReviewKD detection code (Zhao et al., CVPR
+    2022; Chen et al., CVPR 2021), followed by LumiNet (Hossain et al.),
+    line teacher and student up. A cascade teacher scores a RoI as its own
+    inference does: the mean of its stage logits over its refinement chain.
 
     Distillation terms:
 
     - ``logit_losses``: each gets ``(student_logits, teacher_logits, labels)``
-      for all sampled RoIs, logits of shape (N, C+1) with background last.
+      for all sampled RoIs of a stage, logits of shape (N, C+1) with
+      background last. A cascade student is distilled at every stage; the
+      stage terms are logged as ``s<i>.<name>`` and weighted like mmdet's
+      ``stage_loss_weights`` unless ``distill_stage_weights`` is given.
     - ``feature_losses``: each gets the student's FPN outputs, passed through
       its trainable ``connector`` (e.g. ``ABFConnector``), and the teacher's
       FPN outputs computed for the logits above (no second teacher pass).
@@ -79,6 +64,9 @@ class RoIDistiller(TwoStageDetector):
             and teacher FPN features already match).
         distill_warmup_iters (int): linearly ramp the distillation weights
             from ~0 to 1 over this many iterations. 0 disables the warm-up.
+        distill_stage_weights (list[float], optional): weight of each
+            cascade stage's logit losses; default: the student's mmdet
+            ``stage_loss_weights`` (``[1.0]`` for a one-stage RoI head).
     """
 
     # state_dict prefixes of the parts that exist only for distillation
@@ -95,17 +83,9 @@ class RoIDistiller(TwoStageDetector):
                  logit_losses: OptConfigType = None,
                  feature_losses: OptConfigType = None,
                  distill_warmup_iters: int = 0,
+                 distill_stage_weights: Optional[Sequence[float]] = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            rpn_head=rpn_head,
-            roi_head=roi_head,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
         if not (logit_losses or feature_losses):
             raise ValueError(
                 'RoIDistiller needs at least one of logit_losses or '
@@ -113,7 +93,17 @@ class RoIDistiller(TwoStageDetector):
         if distill_warmup_iters < 0:
             raise ValueError('distill_warmup_iters must be >= 0, got '
                              f'{distill_warmup_iters}.')
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            rpn_head=rpn_head,
+            roi_head=_recording_roi_head(roi_head),
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         self.distill_warmup_iters = distill_warmup_iters
+        self.distill_stage_weights = self._stage_weights(distill_stage_weights)
         teacher = dict(teacher)
         unknown = set(teacher) - {'config', 'checkpoint'}
         if unknown or 'config' not in teacher:
@@ -122,11 +112,10 @@ class RoIDistiller(TwoStageDetector):
                 f'keys {sorted(teacher)}.')
         self.teacher = build_teacher(teacher['config'],
                                      teacher.get('checkpoint'))
-        self._check_teacher()
+        num_classes = self._check_teacher()
         self._same_normalization = self._same_input_normalization()
 
         self.logit_losses = nn.ModuleDict()
-        num_classes = self.roi_head.bbox_head.num_classes
         for name, cfg in (logit_losses or {}).items():
             self._check_loss_name(name)
             self.logit_losses[name] = MODELS.build(cfg)
@@ -142,14 +131,16 @@ class RoIDistiller(TwoStageDetector):
             self.feature_losses[name] = MODELS.build(cfg)
             self.connectors[name] = (
                 MODELS.build(connector) if connector else nn.Identity())
+            self._check_feature_channels(name, self.connectors[name])
 
         # DDP neither broadcasts nor all-reduces the frozen teacher.
         self._ddp_params_and_buffers_to_ignore = [
             f'teacher.{name}' for name, _ in self.teacher.named_parameters()
         ] + [f'teacher.{name}' for name, _ in self.teacher.named_buffers()]
         # public since torch 2.5; the private twin exists in older versions
-        register_state_dict_hook = getattr(self, 'register_state_dict_post_hook',
-                                           self._register_state_dict_hook)
+        register_state_dict_hook = getattr(
+            self, 'register_state_dict_post_hook',
+            self._register_state_dict_hook)
         register_state_dict_hook(_drop_teacher_from_state_dict)
         self.register_load_state_dict_post_hook(_ignore_missing_teacher_keys)
 
@@ -160,26 +151,62 @@ class RoIDistiller(TwoStageDetector):
                 f'Distillation loss name "{name}" must contain "loss" '
                 '(e.g. "loss_kd_cls"): mmengine only optimises such keys.')
 
-    def _check_teacher(self) -> None:
-        """Fail before training when teacher and student do not fit."""
+    def _stage_weights(self,
+                       weights: Optional[Sequence[float]]) -> List[float]:
+        """Per-stage logit-loss weights, checked against the student."""
+        default = stage_weights(self.roi_head)
+        if weights is None:
+            return default
+        weights = [float(w) for w in weights]
+        if len(weights) != len(default):
+            raise ValueError(
+                f'distill_stage_weights has {len(weights)} entries but the '
+                f'student RoI head has {len(default)} stage(s); give one '
+                'weight per stage or leave it unset for mmdet\'s '
+                f'stage_loss_weights {default}.')
+        return weights
+
+    def _check_teacher(self) -> int:
+        """Fail before training when teacher and student do not fit.
+
+        Returns:
+            int: the number of foreground classes C both predict.
+        """
         if not getattr(self.teacher, 'with_roi_head', False):
             raise TypeError(
                 'The teacher must be a two-stage detector with a RoI head '
                 f'(got {type(self.teacher).__name__}).')
-        s_head, t_head = self.roi_head.bbox_head, self.teacher.roi_head.bbox_head
-        if s_head.num_classes != t_head.num_classes:
+        check_teacher_roi_head(self.teacher.roi_head)
+        s_classes = check_softmax_classifier(self.roi_head, 'student')
+        t_classes = check_softmax_classifier(self.teacher.roi_head, 'teacher')
+        if s_classes != t_classes:
             raise ValueError(
-                f'Teacher and student num_classes differ ({t_head.num_classes}'
-                f' vs {s_head.num_classes}): both RoI heads must predict the '
+                f'Teacher and student num_classes differ ({t_classes}'
+                f' vs {s_classes}): both RoI heads must predict the '
                 'same classes. Set model.roi_head.bbox_head.num_classes in '
                 'the teacher or student config.')
-        for role, head in (('student', s_head), ('teacher', t_head)):
-            if getattr(head, 'custom_cls_channels', False) or getattr(
-                    head.loss_cls, 'use_sigmoid', False):
-                raise ValueError(
-                    f'The {role} box head uses sigmoid classification; the '
-                    'logit losses need softmax logits with a background '
-                    'column (mmdet Shared2FCBBoxHead with CrossEntropyLoss).')
+        return s_classes
+
+    def _check_feature_channels(self, name: str, connector: nn.Module) -> None:
+        """Fail at build time when a feature loss would compare FPN levels
+        of different channel counts or numbers."""
+        student = _fpn_channels(self, 'student')
+        teacher = _fpn_channels(self.teacher, 'teacher')
+        into = getattr(connector, 'in_channels', student)
+        out = getattr(connector, 'out_channels', student)
+        if list(into) != student or list(out) != teacher:
+            kind = type(connector).__name__
+            fix = ('give it connector=dict(type=\'ConvAdapter\', '
+                   f'in_channels={student[0]}, out_channels={teacher[0]}, '
+                   f'num_levels={len(student)}) or ABFConnector'
+                   if isinstance(connector, nn.Identity) else
+                   f'set its in_channels={student} and '
+                   f'out_channels={teacher}')
+            raise ValueError(
+                f'Feature loss "{name}": the student FPN gives {student} '
+                f'channels per level and the teacher FPN {teacher}, but its '
+                f'connector ({kind}) maps {list(into)} to {list(out)}: '
+                f'{fix}.')
 
     def train(self, mode: bool = True) -> 'RoIDistiller':
         """Set the student's mode; the teacher stays in eval mode."""
@@ -203,91 +230,37 @@ class RoIDistiller(TwoStageDetector):
             batch_data_samples (list[DetDataSample]): their annotations.
 
         Returns:
-            dict: the student's losses and one entry per distillation loss.
+            dict: the student's mmdet losses and one entry per distillation
+            loss (per stage, ``s<i>.<name>``, for a cascade student).
         """
-        x = self.extract_feat(batch_inputs)
-        losses, rpn_results_list = self.rpn_loss_and_proposals(
-            x, batch_data_samples)
-        sampling_results = self.sample_rois(x, rpn_results_list,
-                                            batch_data_samples)
-        bbox_results = self.roi_head.bbox_loss(x, sampling_results)
-        losses.update(bbox_results['loss_bbox'])
-        if self.roi_head.with_mask:
-            batch_gt_instances = unpack_gt_instances(batch_data_samples)[0]
-            mask_results = self.roi_head.mask_loss(x, sampling_results,
-                                                   bbox_results['bbox_feats'],
-                                                   batch_gt_instances)
-            losses.update(mask_results['loss_mask'])
+        # mmdet's own path: RPN, sampling, RoI-head (and mask) losses
+        losses = super().loss(batch_inputs, batch_data_samples)
+        student = self.roi_head.pop_record()
 
-        rois = bbox2roi([res.priors for res in sampling_results])
-        teacher_feats, teacher_logits = self.teacher_forward(
-            batch_inputs, rois)
-        labels = sampled_labels(sampling_results,
-                                self.roi_head.bbox_head.num_classes)
+        teacher_feats = self.teacher_features(batch_inputs)
+        batch_img_metas = [s.metainfo for s in batch_data_samples]
+        for stage in student.stages:
+            teacher_logits = self.teacher_logits(teacher_feats, stage,
+                                                 batch_img_metas)
+            stage_losses = self.logit_distill_losses(
+                stage.cls_score, teacher_logits, stage.labels)
+            losses.update(self.name_by_stage(stage_losses, stage.stage))
         losses.update(
-            self.distill_losses(x, teacher_feats, bbox_results['cls_score'],
-                                teacher_logits, labels))
+            self.feature_distill_losses(student.feats, teacher_feats))
         return losses
 
-    def rpn_loss_and_proposals(
-            self, x: Tuple[Tensor],
-            batch_data_samples: SampleList) -> Tuple[dict, List]:
-        """The student's RPN losses and proposals, as in TwoStageDetector."""
-        losses = dict()
-        if not self.with_rpn:
-            # pre-computed proposals (e.g. Fast R-CNN style)
-            return losses, [
-                data_sample.proposals for data_sample in batch_data_samples
-            ]
-        proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
-        rpn_data_samples = copy.deepcopy(batch_data_samples)
-        # the RPN is class-agnostic
-        for data_sample in rpn_data_samples:
-            data_sample.gt_instances.labels = torch.zeros_like(
-                data_sample.gt_instances.labels)
-        rpn_losses, rpn_results_list = self.rpn_head.loss_and_predict(
-            x, rpn_data_samples, proposal_cfg=proposal_cfg)
-        for key in list(rpn_losses):
-            if 'loss' in key and 'rpn' not in key:
-                rpn_losses[f'rpn_{key}'] = rpn_losses.pop(key)
-        losses.update(rpn_losses)
-        return losses, rpn_results_list
-
-    def sample_rois(self, x: Tuple[Tensor], rpn_results_list: List[InstanceData],
-                    batch_data_samples: SampleList) -> List[SamplingResult]:
-        """Assign and sample the student's proposals (StandardRoIHead.loss)."""
-        batch_gt_instances, batch_gt_instances_ignore, _ = unpack_gt_instances(
-            batch_data_samples)
-        sampling_results = []
-        for i, rpn_results in enumerate(rpn_results_list):
-            rpn_results.priors = rpn_results.pop('bboxes')
-            assign_result = self.roi_head.bbox_assigner.assign(
-                rpn_results, batch_gt_instances[i],
-                batch_gt_instances_ignore[i])
-            sampling_results.append(
-                self.roi_head.bbox_sampler.sample(
-                    assign_result,
-                    rpn_results,
-                    batch_gt_instances[i],
-                    feats=[lvl_feat[i][None] for lvl_feat in x]))
-        return sampling_results
+    @torch.no_grad()
+    def teacher_features(self, batch_inputs: Tensor) -> Tuple[Tensor]:
+        """The teacher's FPN outputs for the student's (B, 3, H, W) inputs."""
+        return self.teacher.extract_feat(self.teacher_inputs(batch_inputs))
 
     @torch.no_grad()
-    def teacher_forward(self, batch_inputs: Tensor,
-                        rois: Tensor) -> Tuple[Tuple[Tensor], Tensor]:
-        """Teacher FPN features and RoI logits on the student's RoIs.
-
-        Args:
-            batch_inputs (Tensor): student-preprocessed images (B, 3, H, W).
-            rois (Tensor): sampled RoIs (N, 5) as ``[batch_idx, x1, y1, x2,
-                y2]`` in input-image coordinates.
-
-        Returns:
-            tuple: the teacher's FPN outputs and its logits of shape (N, C+1).
-        """
-        feats = self.teacher.extract_feat(self.teacher_inputs(batch_inputs))
-        logits = self.teacher.roi_head._bbox_forward(feats, rois)['cls_score']
-        return feats, logits
+    def teacher_logits(self, teacher_feats: Tuple[Tensor], stage: StageRecord,
+                       batch_img_metas: List[dict]) -> Tensor:
+        """Teacher logits (N, C+1) on one student stage's sampled RoIs."""
+        return teacher_roi_logits(self.teacher.roi_head, teacher_feats,
+                                  stage.rois, stage.num_rois_per_img,
+                                  batch_img_metas)
 
     def _same_input_normalization(self) -> bool:
         """Whether teacher and student preprocess images identically."""
@@ -318,14 +291,12 @@ class RoIDistiller(TwoStageDetector):
             images = (images - t_pre.mean) / t_pre.std
         return images
 
-    def distill_losses(self, student_feats: Tuple[Tensor],
-                       teacher_feats: Tuple[Tensor], student_logits: Tensor,
-                       teacher_logits: Tensor, labels: Tensor) -> dict:
-        """Evaluate every distillation loss, scaled by the warm-up factor.
+    def logit_distill_losses(self, student_logits: Tensor,
+                             teacher_logits: Tensor,
+                             labels: Tensor) -> Dict[str, Tensor]:
+        """Every logit loss on one set of RoIs, scaled by the warm-up.
 
         Args:
-            student_feats (tuple[Tensor]): student FPN outputs.
-            teacher_feats (tuple[Tensor]): teacher FPN outputs.
             student_logits (Tensor): (N, C+1) student RoI logits.
             teacher_logits (Tensor): (N, C+1) teacher RoI logits.
             labels (Tensor): (N,) RoI labels, background = C.
@@ -334,14 +305,62 @@ class RoIDistiller(TwoStageDetector):
             dict: one loss per configured name.
         """
         weight = self.distill_weight()
-        losses: Dict[str, Tensor] = {}
-        for name, loss in self.logit_losses.items():
-            losses[name] = weight * loss(student_logits, teacher_logits,
-                                         labels)
-        for name, loss in self.feature_losses.items():
-            adapted = self.connectors[name](student_feats)
-            losses[name] = weight * loss(adapted, teacher_feats)
-        return losses
+        return {
+            name: weight * loss(student_logits, teacher_logits, labels)
+            for name, loss in self.logit_losses.items()
+        }
+
+    def feature_distill_losses(self, student_feats: Tuple[Tensor],
+                               teacher_feats: Tuple[Tensor]
+                               ) -> Dict[str, Tensor]:
+        """Every feature loss on the FPN outputs, scaled by the warm-up.
+
+        Args:
+            student_feats (tuple[Tensor]): student FPN outputs, level l of
+                shape (B, C_s, H_l, W_l).
+            teacher_feats (tuple[Tensor]): teacher FPN outputs, same levels.
+
+        Returns:
+            dict: one loss per configured name.
+        """
+        weight = self.distill_weight()
+        return {
+            name: weight * loss(self.connectors[name](student_feats),
+                                teacher_feats)
+            for name, loss in self.feature_losses.items()
+        }
+
+    def name_by_stage(self, stage_losses: Dict[str, Tensor],
+                      stage: int) -> Dict[str, Tensor]:
+        """Log a cascade stage's terms as mmdet does (``s<i>.<name>``), with
+        that stage's weight; a one-stage RoI head keeps the plain names."""
+        if not is_cascade(self.roi_head):
+            return stage_losses
+        weight = self.distill_stage_weights[stage]
+        return {f's{stage}.{name}': weight * value
+                for name, value in stage_losses.items()}
+
+
+def _recording_roi_head(roi_head: ConfigType) -> dict:
+    """The student RoI head config with its recording class as ``type``."""
+    roi_head = dict(roi_head)
+    head_type = roi_head['type']
+    head_cls = MODELS.get(head_type) if isinstance(head_type,
+                                                   str) else head_type
+    if head_cls is None:
+        raise KeyError(f'Unknown student RoI head type {head_type!r}.')
+    roi_head['type'] = student_roi_head_class(head_cls)
+    return roi_head
+
+
+def _fpn_channels(detector: nn.Module, role: str) -> List[int]:
+    """Channels of each FPN output level of a detector."""
+    neck = getattr(detector, 'neck', None)
+    if neck is None or not hasattr(neck, 'out_channels'):
+        raise ValueError(
+            f'Feature losses need an FPN-like neck with out_channels; the '
+            f'{role} has {type(neck).__name__}.')
+    return [int(neck.out_channels)] * int(neck.num_outs)
 
 
 def _drop_teacher_from_state_dict(module: nn.Module, state_dict: dict,
