@@ -187,6 +187,9 @@ def lr_trace(cfg, iters):
                  **({} if 'end' in s else dict(end=cfg.train_cfg.max_iters))))
         for s in cfg.param_scheduler
     ]
+    # as in training, the optimizer steps before the schedulers (no grads
+    # here, so it changes nothing; it only keeps torch's order check quiet)
+    optim_wrapper.optimizer.step()
     lrs, step = {}, 0
     for target in sorted(iters):
         while step < target:

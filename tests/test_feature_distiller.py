@@ -21,13 +21,13 @@ from mmengine.optim import build_optim_wrapper
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG
+from mmkd_det.utils import methods as registry
 
 DISTILL = osp.join(CONFIGS, 'distill')
-LUMINET_REVIEWKD = osp.join(DISTILL, 'luminet-reviewkd',
-                            'luminet-reviewkd_shapes.py')
-FITNET = osp.join(DISTILL, 'fitnet', 'fitnet_shapes.py')
+LUMINET_REVIEWKD = registry.leaf_config('luminet-reviewkd', 'shapes')
+FITNET = registry.leaf_config('fitnet', 'shapes')
 
-PAIRS = ('r101-r18_fpn_coco', 'r50-mbv2_fpn_coco', 'shapes')
+PAIRS = tuple(registry.PAIRS)
 # ReviewKD's detection weights (REFERENCE.md); shapes: ResNet->ResNet as
 # R101->R18. FitNet uses the same weight per pair (see its configs).
 PAIR_WEIGHTS = {
@@ -35,7 +35,8 @@ PAIR_WEIGHTS = {
     'r50-mbv2_fpn_coco': 2.0,
     'shapes': 1.2
 }
-# method -> (feature loss key, loss type, connector type, has LumiNet loss)
+# method -> (feature loss key, loss type, connector type, has LumiNet loss);
+# one entry per registered method with a feature loss (checked below)
 METHODS = {
     'reviewkd': ('loss_reviewkd', 'HCLLoss', 'ABFConnector', False),
     'luminet-reviewkd': ('loss_reviewkd', 'HCLLoss', 'ABFConnector', True),
@@ -64,7 +65,7 @@ def load_config(path):
 
 
 def config_path(method, pair):
-    return osp.join(DISTILL, method, f'{method}_{pair}.py')
+    return registry.leaf_config(method, pair)
 
 
 def build_distiller(teacher_checkpoint, path=LUMINET_REVIEWKD, seed=0,
@@ -112,6 +113,11 @@ def param_ids(optim_wrapper):
 
 # ------------------------------------------------------------------ configs
 def test_config_files_are_exactly_the_pairs():
+    assert set(METHODS) == {
+        name
+        for name, method in registry.METHODS.items()
+        if 'feature' in method.kind
+    }
     for method in METHODS:
         found = sorted(
             osp.basename(p)
@@ -122,8 +128,7 @@ def test_config_files_are_exactly_the_pairs():
 @pytest.mark.parametrize('method,pair', ALL_CONFIGS)
 def test_config_losses_weights_and_channels(method, pair):
     cfg = load_config(config_path(method, pair))
-    base = load_config(
-        osp.join(DISTILL, '_base_', f'roi-distill_{pair}.py'))
+    base = load_config(registry.pair_base_config(pair))
     key, loss_type, connector_type, luminet = METHODS[method]
     model = cfg.model
     assert model.type == 'RoIDistiller'
@@ -137,8 +142,12 @@ def test_config_losses_weights_and_channels(method, pair):
     assert loss.type == loss_type
     assert loss.loss_weight == PAIR_WEIGHTS[pair]
     if luminet:
-        assert model.logit_losses.to_dict() == dict(
-            loss_kd_cls=base.luminet_loss.to_dict())
+        # exactly the logit loss of the LumiNet leaf of the pair
+        luminet_cfg = load_config(config_path('luminet', pair))
+        assert model.logit_losses.to_dict() == \
+            luminet_cfg.model.logit_losses.to_dict()
+        assert list(model.logit_losses) == ['loss_kd_cls']
+        assert model.logit_losses.loss_kd_cls.logit_norm == 'perception'
         # "Ours*" = LumiNet + exactly the ReviewKD feature loss of the pair
         reviewkd = load_config(config_path('reviewkd', pair))
         assert loss == reviewkd.model.feature_losses[key]
