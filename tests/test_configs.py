@@ -21,7 +21,8 @@ from mmkd_det.utils.methods import (KINDS, METHODS, PAIRS, fragment_configs,
                                     leaf_config, pair_base_config,
                                     student_config, teacher_config)
 
-ALL_CONFIGS = sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True))
+ALL_CONFIGS = sorted(
+    glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True))
 DETECTORS = sorted(glob.glob(osp.join(CONFIGS, 'detectors', '*.py')))
 # plain mmdet: everything on COCO, and the COCO schedule base
 COCO_DETECTORS = [p for p in DETECTORS if 'coco' in osp.basename(p)] + [
@@ -174,12 +175,13 @@ def test_plain_detector_builds_offline(path):
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
     model.init_weights()  # would try to download if init_cfg still pointed
-    bbox_heads = cfg.model.roi_head.bbox_head
-    for head, built in zip(
-            bbox_heads if isinstance(bbox_heads, list) else [bbox_heads],
-            model.roi_head.bbox_head if isinstance(bbox_heads, list) else
-        [model.roi_head.bbox_head]):
-        assert built.num_classes == head.num_classes
+    # Faster: one head; Cascade: one per stage
+    heads = cfg.model.roi_head.bbox_head
+    built = model.roi_head.bbox_head
+    if not isinstance(heads, list):
+        heads, built = [heads], [built]
+    assert len(built) == len(heads)
+    assert [h.num_classes for h in built] == [h.num_classes for h in heads]
 
 
 def lr_trace(cfg, iters):

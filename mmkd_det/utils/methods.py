@@ -66,41 +66,77 @@ class Pair:
 METHODS: Dict[str, Method] = {
     m.name: m
     for m in (
-        Method('kd', 'logit', ('kd', ), 'Hinton KD on the RoI logits'),
-        Method('dkd', 'logit', ('dkd', ), 'Decoupled KD on the RoI logits'),
-        Method('luminet', 'logit', ('luminet', ),
-               'LumiNet: KD on perception-normalized RoI logits'),
-        Method('zscore-kd', 'logit', ('zscore-kd', ),
-               'KD on Z-score (logit-standardized) RoI logits'),
-        Method('zscore-dkd', 'logit', ('zscore-dkd', ),
-               'DKD on Z-score (logit-standardized) RoI logits'),
-        Method('ldrld', 'logit', ('ldrld', ),
-               'LDRLD: local dense relational logit distillation'),
-        Method('fitnet', 'feature', ('fitnet', ),
-               'FitNet: 1x1 adapter + MSE on each FPN level'),
-        Method('reviewkd', 'feature', ('reviewkd', ),
-               'ReviewKD: ABF connector + HCL on the FPN outputs'),
-        Method('luminet-reviewkd', 'logit+feature', ('luminet', 'reviewkd'),
-               'LumiNet + ReviewKD ("Ours*" in the LumiNet paper)'),
+        Method(
+            name='kd',
+            kind='logit',
+            fragments=('kd', ),
+            description='Hinton KD on the RoI logits'),
+        Method(
+            name='dkd',
+            kind='logit',
+            fragments=('dkd', ),
+            description='Decoupled KD on the RoI logits'),
+        Method(
+            name='luminet',
+            kind='logit',
+            fragments=('luminet', ),
+            description='LumiNet: KD on perception-normalized RoI logits'),
+        Method(
+            name='zscore-kd',
+            kind='logit',
+            fragments=('zscore-kd', ),
+            description='KD on Z-score (logit-standardized) RoI logits'),
+        Method(
+            name='zscore-dkd',
+            kind='logit',
+            fragments=('zscore-dkd', ),
+            description='DKD on Z-score (logit-standardized) RoI logits'),
+        Method(
+            name='ldrld',
+            kind='logit',
+            fragments=('ldrld', ),
+            description='LDRLD: local dense relational logit distillation'),
+        Method(
+            name='fitnet',
+            kind='feature',
+            fragments=('fitnet', ),
+            description='FitNet: 1x1 adapter + MSE on each FPN level'),
+        Method(
+            name='reviewkd',
+            kind='feature',
+            fragments=('reviewkd', ),
+            description='ReviewKD: ABF connector + HCL on the FPN outputs'),
+        Method(
+            name='luminet-reviewkd',
+            kind='logit+feature',
+            fragments=('luminet', 'reviewkd'),
+            description='LumiNet + ReviewKD ("Ours*" in the LumiNet paper)'),
     )
 }
 
 PAIRS: Dict[str, Pair] = {
     p.name: p
     for p in (
-        Pair('r101-r18_fpn_coco', 'coco',
-             'detectors/faster-rcnn_r101_fpn_ms-180k_coco.py',
-             'detectors/faster-rcnn_r18_fpn_ms-180k_coco.py',
-             'Faster R-CNN R101-FPN -> R18-FPN, COCO, 180k iterations'),
-        Pair('r50-mbv2_fpn_coco', 'coco',
-             'detectors/faster-rcnn_r50_fpn_ms-180k_coco.py',
-             'detectors/faster-rcnn_mobilenetv2_fpn_ms-180k_coco.py',
-             'Faster R-CNN R50-FPN -> MobileNetV2-FPN, COCO, 180k '
-             'iterations'),
-        Pair('shapes', 'shapes',
-             'detectors/faster-rcnn_r34-w32_fpn_shapes.py',
-             'detectors/faster-rcnn_r18-w16_fpn_shapes.py',
-             'Faster R-CNN ResNet-34/32-wide -> ResNet-18/16-wide, shapes'),
+        Pair(
+            name='r101-r18_fpn_coco',
+            dataset='coco',
+            teacher='detectors/faster-rcnn_r101_fpn_ms-180k_coco.py',
+            student='detectors/faster-rcnn_r18_fpn_ms-180k_coco.py',
+            description='Faster R-CNN R101-FPN -> R18-FPN, COCO, 180k iters'),
+        Pair(
+            name='r50-mbv2_fpn_coco',
+            dataset='coco',
+            teacher='detectors/faster-rcnn_r50_fpn_ms-180k_coco.py',
+            student='detectors/faster-rcnn_mobilenetv2_fpn_ms-180k_coco.py',
+            description='Faster R-CNN R50-FPN -> MobileNetV2-FPN, COCO, '
+            '180k iters'),
+        Pair(
+            name='shapes',
+            dataset='shapes',
+            teacher='detectors/faster-rcnn_r34-w32_fpn_shapes.py',
+            student='detectors/faster-rcnn_r18-w16_fpn_shapes.py',
+            description='Faster R-CNN ResNet-34/32-wide -> ResNet-18/16-wide, '
+            'shapes'),
     )
 }
 
