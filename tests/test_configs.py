@@ -227,9 +227,22 @@ def test_paper_schedule(path):
     assert lrs[160000] == pytest.approx(1e-4)
 
 
+@pytest.mark.parametrize('fragment', [
+    f for f in FRAGMENTS
+    if 'feature_losses_by_pair' in Config.fromfile(f)
+], ids=rel)
+def test_feature_fragment_has_every_pair(fragment):
+    """Feature losses depend on the pair: a new pair needs its entry."""
+    entries = Config.fromfile(fragment).feature_losses_by_pair
+    missing = sorted(set(PAIRS) - set(entries))
+    assert not missing, f'add {missing} to {rel(fragment)}'
+    assert set(entries) == set(PAIRS)
+
+
 # ----------------------------------------------------- distillation configs
-@pytest.mark.parametrize('path', DISTILL, ids=rel)
-def test_distill_config_fits_its_teacher(path):
+@pytest.mark.parametrize('method,pair', LEAVES)
+def test_distill_config_fits_its_teacher(method, pair):
+    path = leaf_config(method, pair)
     cfg = Config.fromfile(path)
     assert cfg.model.type == 'RoIDistiller'
     assert cfg.optim_wrapper.constructor == 'DistillOptimWrapperConstructor'
@@ -244,7 +257,7 @@ def test_distill_config_fits_its_teacher(path):
                   **(cfg.model.get('feature_losses') or {}))
     assert losses and all('loss' in name for name in losses)
     checkpoint = cfg.model.teacher.checkpoint
-    if path.endswith('_shapes.py'):
+    if PAIRS[pair].dataset == 'shapes':
         # found next to the repository, not relative to the working dir
         assert osp.normpath(checkpoint) == osp.join(
             REPO_ROOT, 'work_dirs', 'quickstart', 'teacher', 'teacher.pth')
