@@ -240,6 +240,13 @@ def test_feature_fragment_has_every_pair(fragment):
 
 
 # ----------------------------------------------------- distillation configs
+def num_classes(model_cfg) -> list:
+    """num_classes of every bbox head (a cascade has one per stage)."""
+    heads = model_cfg.roi_head.bbox_head
+    return [h.num_classes for h in (heads if isinstance(heads, list) else
+                                    [heads])]
+
+
 @pytest.mark.parametrize('method,pair', LEAVES)
 def test_distill_config_fits_its_teacher(method, pair):
     path = leaf_config(method, pair)
@@ -251,8 +258,8 @@ def test_distill_config_fits_its_teacher(method, pair):
     teacher_path = cfg.model.teacher.config
     assert osp.isabs(teacher_path) and osp.isfile(teacher_path)
     teacher = Config.fromfile(teacher_path).model
-    assert teacher.roi_head.bbox_head.num_classes == \
-        cfg.model.roi_head.bbox_head.num_classes
+    assert set(num_classes(teacher)) == set(num_classes(cfg.model)) and \
+        len(set(num_classes(cfg.model))) == 1
     losses = dict(cfg.model.get('logit_losses') or {},
                   **(cfg.model.get('feature_losses') or {}))
     assert losses and all('loss' in name for name in losses)
