@@ -12,8 +12,9 @@ PIP := $(VPY) -m pip install --disable-pip-version-check
 TORCH_VERSION ?= 2.13.0
 QUICKSTART_ARGS ?=
 PYTEST_ARGS ?=
+LINT_PATHS := mmkd_det tools tests configs setup.py
 
-.PHONY: install quickstart test clean
+.PHONY: install quickstart lint test test-fast clean
 
 install: $(STAMP)
 
@@ -23,15 +24,29 @@ $(STAMP): setup.py Makefile
 	$(PIP) torch==$(TORCH_VERSION)
 	# mmcv needs torch at build time, hence no build isolation.
 	MMCV_WITH_OPS=1 FORCE_CUDA=0 $(PIP) --no-build-isolation $(FIND_LINKS) mmcv==2.1.0
-	$(PIP) $(FIND_LINKS) -e ".[tests]"
+	$(PIP) $(FIND_LINKS) -e ".[tests,lint]"
 	$(VPY) -c "import mmcv.ops, mmdet, mmkd_det; print('mmkd_det', mmkd_det.__version__, 'ready')"
 	touch $(STAMP)
 
 quickstart: $(STAMP)
 	$(VPY) tools/quickstart.py $(QUICKSTART_ARGS)
 
-test: $(STAMP)
+# mmdet's linters with the settings in setup.cfg; all three run, nothing
+# is changed, and it fails if any of them finds something
+lint: $(STAMP)
+	status=0; \
+	$(VPY) -m flake8 $(LINT_PATHS) || status=1; \
+	$(VPY) -m isort --check-only --diff $(LINT_PATHS) || status=1; \
+	$(VPY) -m yapf --diff --recursive $(LINT_PATHS) || status=1; \
+	exit $$status
+
+# everything: lint first, then all tests (slow subprocess and gloo ones too)
+test: $(STAMP) lint
 	$(VPY) -m pytest tests $(PYTEST_ARGS)
+
+# the unit tests only: no tool subprocesses, no process groups
+test-fast: $(STAMP)
+	$(VPY) -m pytest tests -m "not slow and not dist" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) work_dirs data/shapes *.egg-info

@@ -33,7 +33,11 @@ setup(
         # mmengine 0.10.x resolves ``mmdet::`` config paths with pkg_resources
         'setuptools>=77,<81',
     ],
-    extras_require={'tests': ['pytest']},
+    extras_require={
+        'tests': ['pytest'],
+        # MMDetection's linters (`make lint`, .pre-commit-config.yaml)
+        'lint': ['flake8==5.0.4', 'isort==5.11.5', 'yapf==0.43.0'],
+    },
     license='Apache-2.0',
     zip_safe=False,
 )

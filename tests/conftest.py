@@ -1,9 +1,14 @@
-"""Shared fixtures: a tiny shapes dataset, tiny configs and a teacher checkpoint.
+"""Shared test helpers: a tiny shapes dataset, tiny configs, a teacher
+checkpoint, a free TCP port for gloo groups and tools loaded as modules.
 
 Everything runs on CPU in seconds: 96x96 images, a handful of them, and the
-shapes detector configs shortened to a few iterations.
+shapes detector configs shortened to a few iterations. Markers (registered
+in setup.cfg): ``slow`` for end-to-end subprocess runs of the tools,
+``dist`` for multi-process gloo groups; ``make test-fast`` leaves both out.
 """
+import importlib.util
 import os.path as osp
+import socket
 
 import pytest
 import torch
@@ -17,10 +22,31 @@ from mmkd_det.engine import override_data_root
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO_ROOT, 'configs')
-TEACHER_CONFIG = osp.join(CONFIGS, 'detectors', 'faster-rcnn_r34-w32_fpn_shapes.py')
-STUDENT_CONFIG = osp.join(CONFIGS, 'detectors', 'faster-rcnn_r18-w16_fpn_shapes.py')
+TOOLS = osp.join(REPO_ROOT, 'tools')
+TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
+                          'faster-rcnn_r34-w32_fpn_shapes.py')
+STUDENT_CONFIG = osp.join(CONFIGS, 'detectors',
+                          'faster-rcnn_r18-w16_fpn_shapes.py')
 
 register_all_modules(init_default_scope=True)
+
+
+def free_port() -> int:
+    """A TCP port that is free now, for a gloo group's ``MASTER_PORT``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def load_tool(relpath: str):
+    """Import a script under ``tools/`` (e.g. ``'analysis/calibration.py'``)
+    as a module, to test its functions in-process."""
+    name = osp.splitext(relpath.replace('/', '_'))[0] + '_tool'
+    spec = importlib.util.spec_from_file_location(name,
+                                                  osp.join(TOOLS, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope='session')
@@ -59,14 +85,15 @@ def tiny_config(path: str, data_root: str, work_dir: str, max_iters: int = 4,
         cfg[loader].batch_size = 2
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.interval = max_iters
-    cfg.default_hooks.checkpoint.max_keep_ckpts = -1  # keep all (None breaks CheckpointHook)
+    # keep all (None breaks CheckpointHook)
+    cfg.default_hooks.checkpoint.max_keep_ckpts = -1
     cfg.merge_from_dict(options)
     return cfg
 
 
 @pytest.fixture(scope='session')
 def teacher_checkpoint(tmp_path_factory):
-    """A randomly initialised shapes teacher saved as a runner would save it."""
+    """A randomly initialised shapes teacher, saved as a runner saves it."""
     cfg = Config.fromfile(TEACHER_CONFIG)
     torch.manual_seed(0)
     teacher = MODELS.build(cfg.model)

@@ -1,67 +1,22 @@
-"""tools/analysis/benchmark_distill.py: timing helpers and a tiny CPU run."""
-import importlib.util
-import os
+"""tools/analysis/benchmark_distill.py: its report and a tiny CPU run.
+
+The timing and memory harness it uses is tested in
+``test_benchmark_harness.py``.
+"""
+import math
 import os.path as osp
-import re
-import subprocess
-import sys
-import time
+from types import SimpleNamespace
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SCRIPT = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark_distill.py')
-LUMINET = osp.join(REPO_ROOT, 'configs', 'distill', 'luminet',
-                   'luminet_shapes.py')
+from conftest import CONFIGS, load_tool
 
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_distill', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
 
 
 @pytest.fixture(scope='module')
 def tool():
-    return _load_tool()
-
-
-def test_time_fn_measures_sleep(tool):
-    calls = []
-
-    def sleep_5ms():
-        calls.append(1)
-        time.sleep(0.005)
-
-    median_ms = tool.time_fn(sleep_5ms, iters=3, warmup=1, device='cpu')
-    assert len(calls) == 4
-    assert 5.0 <= median_ms < 1000.0
-
-
-def test_time_interleaved_round_robin(tool):
-    order = []
-    fns = {'x': lambda: order.append('x'), 'y': lambda: order.append('y')}
-    times = tool.time_interleaved(fns, iters=2, warmup=1, device='cpu')
-    assert order == ['x', 'y'] * 3
-    assert set(times) == {'x', 'y'}
-    assert all(len(ts) == 2 and min(ts) >= 0 for ts in times.values())
-    with pytest.raises(ValueError):
-        tool.time_interleaved(fns, iters=0, warmup=0)
-
-
-def test_peak_memory_sees_allocation(tool):
-    import torch
-
-    def allocate():
-        x = torch.ones(16 * 2**20 // 4)  # 16 MB, touched
-        return float(x.sum())
-
-    mem = tool.measure_peak(allocate, 'cpu')
-    assert mem.method
-    assert mem.peak_mb >= mem.start_mb
-    if 'VmHWM' in mem.method:  # exact high-water mark (not sampled)
-        assert mem.delta_mb >= 8
+    return load_tool('analysis/benchmark_distill.py')
 
 
 def test_parse_size(tool):
@@ -69,22 +24,67 @@ def test_parse_size(tool):
     assert tool.parse_size('128') == (128, 128)
 
 
-def test_benchmark_runs_tiny(tmp_path):
-    # one intra-op thread: the machine is shared, and it steadies the timings
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-    proc = subprocess.run(
-        [sys.executable, SCRIPT, LUMINET, '--random-teacher', '--batch', '1',
-         '--size', '64x64', '--iters', '2', '--warmup', '1'],
-        cwd=str(tmp_path), env=env, capture_output=True, text=True,
-        timeout=600)
-    out = proc.stdout
-    assert proc.returncode == 0, out + proc.stderr
-    assert 'random weights' in out
-    for key in 'abcd':
-        assert re.search(rf'^\({key}\) .+?\s\d+\.\d+\s', out, re.M), out
-    ratio = re.search(r'ratio c / \(a \+ b\) = (\d+\.\d+)', out)
-    assert ratio and float(ratio.group(1)) > 0, out
-    assert re.search(r'(PASS|ABOVE TARGET)$', out, re.M), out
-    assert re.search(r'naive teacher \(d\) = \d+\.\d+ ms .* saving', out), out
-    assert re.search(r'\(a\) student-only .* peak\s+\d+\.\d+ MB', out), out
-    assert re.search(r'\(c\) distillation .* peak\s+\d+\.\d+ MB', out), out
+def _mem(peak, start):
+    return SimpleNamespace(method='test', peak_mb=peak, start_mb=start,
+                           delta_mb=peak - start)
+
+
+@pytest.mark.parametrize('c_ms,feature,verdict', [
+    (157.0, False, 'PASS'),  # 157 / (100 + 50) = 1.047 <= 1.05
+    (159.0, False, 'ABOVE TARGET'),  # 1.060 > 1.05
+    (159.0, True, 'PASS'),  # feature losses: target 1.10
+])
+def test_format_report_ratio_and_verdict(tool, c_ms, feature, verdict):
+    times = {'a': [100.0, 90.0, 110.0], 'b': [50.0, 40.0, 60.0],
+             'c': [c_ms, c_ms - 30, c_ms + 30], 'd': [80.0, 70.0, 90.0]}
+    mem = {'a': _mem(300.0, 200.0), 'c': _mem(350.0, 200.0)}
+    lines = tool.format_report(times, mem, feature)
+    ratio = c_ms / 150.0
+    target = tool.FEATURE_TARGET if feature else tool.LOGIT_TARGET
+    assert f'ratio c / (a + b) = {ratio:.3f}   target <= {target:.2f}' \
+        in '\n'.join(lines)
+    assert lines[5].endswith(verdict)
+    # the fastest iterations: (c - 30) / (90 + 40)
+    assert f'{(c_ms - 30) / 130:.3f}' in lines[6]
+    # teacher on the student's RoIs saves d - b = 30 ms of 80 (37.5%)
+    assert 'saving 30.0 ms per iteration (37.5% of d)' in lines[8]
+    # c / a = 157 / 100 or 159 / 100 (medians)
+    assert f'c / a = {c_ms / 100:.2f}x' in lines[7]
+    # peak memory of (a) and (c): peak and increase over the start
+    assert ' 300.0 MB' in lines[10]
+    assert lines[10].split()[0] == '(a)'
+    assert lines[10].endswith('100.0 MB')
+    assert lines[11].split()[0] == '(c)'
+    assert lines[11].endswith('150.0 MB')
+    assert ' 350.0 MB' in lines[11]
+
+
+@pytest.mark.slow  # builds the distiller and runs every phase
+def test_benchmark_runs_tiny(tool):
+    args = tool.parse_args([LUMINET, '--random-teacher', '--batch', '1',
+                            '--size', '64x64', '--iters', '2', '--warmup',
+                            '1'])
+    result = tool.run_benchmark(args)
+    assert result['has_feature_losses'] is False  # LumiNet: logits only
+    times = result['times']
+    assert sorted(times) == ['a', 'b', 'c', 'd']
+    assert all(len(ts) == 2 and min(ts) > 0 for ts in times.values())
+    for key in ('a', 'c'):
+        mem = result['mem'][key]
+        assert math.isfinite(mem.peak_mb) and mem.peak_mb >= mem.start_mb > 0
+    # the report is built from these numbers
+    lines = tool.format_report(**result)
+    assert len(lines) == 12
+
+
+@pytest.mark.slow
+def test_pairing_benchmark_times_every_pairing(capsys):
+    pairings = load_tool('analysis/benchmark_pairings.py')
+    pairings.main(['--iters', '1', '--warmup', '0', '--size', '64x64',
+                   '--batch', '1'])
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith('| ') and '<-' in line and 'ms' not in line]
+    assert len(rows) == len(pairings.PAIRINGS) == 10
+    assert rows[0].startswith('| faster <- faster |')
+    assert rows[0].endswith('| 1.00 |')
+    assert all(float(r.split('|')[2]) > 0 for r in rows)

@@ -3,11 +3,9 @@ mmkd_det) and train on the schedule they claim; the method/pair registry
 matches configs/distill both ways; a leaf is its pair base plus its method's
 loss fragments and nothing else; distillation configs fit their teachers."""
 import glob
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
-from unittest import mock
 
 import pytest
 import torch
@@ -16,7 +14,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
 from mmdet.registry import MODELS
-from conftest import CONFIGS, REPO_ROOT
+from conftest import CONFIGS, REPO_ROOT, load_tool
 from mmkd_det.utils.methods import (KINDS, METHODS, PAIRS, fragment_configs,
                                     leaf_config, pair_base_config,
                                     student_config, teacher_config)
@@ -134,6 +132,7 @@ def test_leaf_is_pair_base_plus_method_fragments(method, pair):
 
 
 # ---------------------------------------------------------- plain detectors
+@pytest.mark.slow  # a subprocess building COCO-size models
 def test_coco_detectors_build_in_plain_mmdet():
     """A student checkpoint loads in plain mmdet: the COCO detector configs
     neither declare nor need mmkd_det (a process that never imports it)."""
@@ -157,6 +156,7 @@ def test_coco_detectors_build_in_plain_mmdet():
     assert f'built {len(COCO_DETECTORS)}' in proc.stdout
 
 
+@pytest.mark.slow  # COCO-size backbones take seconds each to build
 @pytest.mark.parametrize('path', DETECTORS, ids=rel)
 def test_plain_detector_builds_offline(path):
     cfg = Config.fromfile(path)
@@ -286,15 +286,12 @@ def test_shapes_leaf_builds(method, teacher_checkpoint):
 
 def test_quickstart_offers_exactly_the_registered_methods():
     """tools/quickstart.py reads the registry: every method runs on shapes."""
-    spec = importlib.util.spec_from_file_location(
-        'quickstart_tool', osp.join(REPO_ROOT, 'tools', 'quickstart.py'))
-    quickstart = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(quickstart)
-    with mock.patch.object(sys, 'argv',
-                           ['quickstart.py', '--methods', *METHODS]):
-        assert quickstart.parse_args().methods == list(METHODS)
+    quickstart = load_tool('quickstart.py')
+    assert quickstart.parse_args(['--methods', *METHODS]).methods == \
+        list(METHODS)
     for method in METHODS:
+        assert quickstart.method_config(method) == leaf_config(
+            method, 'shapes')
         assert osp.isfile(quickstart.method_config(method))
-    with mock.patch.object(sys, 'argv', ['quickstart.py', '--methods',
-                                         'fgd']), pytest.raises(SystemExit):
-        quickstart.parse_args()
+    with pytest.raises(SystemExit):
+        quickstart.parse_args(['--methods', 'fgd'])

@@ -260,6 +260,7 @@ def test_inline_teacher_config(teacher_checkpoint):
     assert model.teacher.backbone.depth == 34
 
 
+@pytest.mark.slow  # a runner trains and evaluates
 def test_distill_checkpoint_evaluates_with_student_config(
         teacher_checkpoint, shapes_root, tmp_path):
     """Train the distiller 2 iterations, then test with the plain student."""

@@ -9,7 +9,6 @@ import copy
 import os
 import os.path as osp
 import pickle
-import socket
 import uuid
 from collections import OrderedDict
 
@@ -25,7 +24,7 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.runner import Runner
 
 import mmkd_det  # noqa: F401  (registers modules and checkpoint globals)
-from conftest import CONFIGS, STUDENT_CONFIG, tiny_config
+from conftest import CONFIGS, STUDENT_CONFIG, free_port, tiny_config
 from mmkd_det.engine import (DistillOptimWrapperConstructor,
                              override_data_root, setup_cpu_distributed)
 from mmkd_det.utils.checkpoint_safety import history_buffer_getattr
@@ -366,18 +365,13 @@ def test_setup_cpu_distributed_names_missing_env_vars(no_dist_env,
     assert not torch_dist.is_initialized()
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
+@pytest.mark.dist
 def test_setup_cpu_distributed_single_process_gloo(no_dist_env, monkeypatch):
     """World size 1: the gloo group is set up and the config rewritten."""
     assert not torch_dist.is_initialized()
     for name, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
                             MASTER_ADDR='127.0.0.1',
-                            MASTER_PORT=str(_free_port())).items():
+                            MASTER_PORT=str(free_port())).items():
         monkeypatch.setenv(name, value)
     cfg = _small_cfg('pytorch')
     cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',

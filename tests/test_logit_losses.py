@@ -4,20 +4,16 @@ Expected values come from hand computation or an independent numpy/float64
 implementation written here, never from the functions under test.
 """
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import load_tool
 from mmkd_det.models.losses import (DKDLoss, LDRLDLoss, LogitKDLoss,
                                     build_logit_norm, dkd_loss, kd_loss,
                                     perception, zscore)
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ---------------------------------------------------------------- numpy refs
@@ -375,26 +371,23 @@ def test_sync_stats_without_process_group_uses_local_stats():
 
 
 # ---------------------------------------------------------------- benchmark
-def test_benchmark_script_runs():
-    script = os.path.join(REPO, 'tools', 'analysis', 'benchmark_losses.py')
-    out = subprocess.run(
-        [sys.executable, script, '--num-rois', '64', '--num-classes', '9',
-         '--repeats', '2', '--warmup', '1', '--threads', '1'],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    rows = {}
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 6 and parts[0] == '64':
-            rows[parts[1]] = [float(x) for x in parts[2:]]
+def test_benchmark_losses_times_every_loss(capsys):
+    tool = load_tool('analysis/benchmark_losses.py')
     expected = {'kd', 'perception_kd', 'zscore_kd', 'dkd', 'zscore_dkd',
                 'ldrld'}
-    assert set(rows) == expected, out.stdout
-    assert rows['kd'][1] == pytest.approx(1.0)
-    assert rows['kd'][3] == pytest.approx(1.0)
-    for med, ratio, low, low_ratio in rows.values():
-        assert 0 < low <= med
-        assert all(math.isfinite(r) and r > 0 for r in (ratio, low_ratio))
+    losses = tool.build_losses()
+    assert set(losses) == expected
+    student, teacher, labels = rand_pair(n=64, c=9)
+    results = tool.time_losses(losses, student, teacher, labels, repeats=2,
+                               warmup=1, device=torch.device('cpu'))
+    assert set(results) == expected
+    for med, low in results.values():
+        assert math.isfinite(med) and 0 < low <= med
+    assert student.grad is None  # each call differentiates its own leaf
+    # the command line, with the default thread count (no global change)
+    assert tool.main(['--num-rois', '64', '--num-classes', '9', '--repeats',
+                      '2', '--warmup', '1', '--threads', '0']) == 0
+    capsys.readouterr()
 
 
 @pytest.mark.parametrize('loss_cfg', [

@@ -8,7 +8,6 @@ world_size is the single-process grad of that slice. With unequal counts
 reduction then gives the global sum and exactly the single-process grads.
 """
 import os
-import socket
 import time
 from datetime import timedelta
 
@@ -17,17 +16,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from conftest import free_port
 from mmkd_det.models.losses import LogitKDLoss, perception
 
 WORLD = 2
 T = 2.0
 SPLITS = {'uneq': (3, 5), 'empty': (8, 0)}
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _run(student, teacher, reduction):
@@ -66,12 +60,13 @@ def _single(student, teacher, reduction):
     return loss.detach(), s.grad
 
 
+@pytest.mark.dist
 def test_two_gloo_ranks_match_single_process(tmp_path):
     g = torch.Generator().manual_seed(0)
     s_all = torch.randn(8, 6, generator=g) * 3 + torch.arange(6.)
     t_all = torch.randn(8, 6, generator=g) * 2
     ctx = mp.start_processes(
-        _worker, args=(_free_port(), str(tmp_path), s_all, t_all),
+        _worker, args=(free_port(), str(tmp_path), s_all, t_all),
         nprocs=WORLD, join=False, start_method='spawn')
     deadline = time.monotonic() + 90
     while not ctx.join(timeout=1):

@@ -1,4 +1,5 @@
-"""The command-line tools end to end, as subprocesses on the tiny shapes set.
+"""The command-line tools end to end, as subprocesses on the tiny shapes set
+(marked ``slow``; those that need the 2-process run also ``dist``).
 
 One 2-process CPU (gloo) run of ``tools/dist_train.sh`` trains the plain
 shapes student for 2 iterations and validates it with mmdet's CocoMetric; the
@@ -11,18 +12,18 @@ import os.path as osp
 import pickle
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from glob import glob
 
+import cv2
 import pytest
+import torch
+from mmengine.config import Config
 
-from conftest import REPO_ROOT, STUDENT_CONFIG
+from conftest import REPO_ROOT, STUDENT_CONFIG, TOOLS, free_port, load_tool
 
-TOOLS = osp.join(REPO_ROOT, 'tools')
 TIMEOUT = 300
-METRIC_RE = r'coco/{}: (-?\d+\.\d+)'
 
 # shrink the shapes config: 2 iterations, batch 1, no dataloader workers
 TINY_OPTIONS = [
@@ -34,12 +35,6 @@ TINY_OPTIONS = [
     'test_dataloader.persistent_workers=False',
     'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2'
 ]
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _env(**extra):
@@ -69,18 +64,19 @@ def _tail(text, lines=40):
     return '\n'.join(text.splitlines()[-lines:])
 
 
+def _scalars(work_dir):
+    """Records of mmengine's ``vis_data/scalars.json`` of the run."""
+    scalars = glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert len(scalars) == 1
+    with open(scalars[0]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def _log_file(work_dir):
     logs = sorted(glob(osp.join(work_dir, '*', '*.log')))
     assert logs, f'no log file under {work_dir}'
     with open(logs[-1]) as f:
         return f.read()
-
-
-def _metrics(line):
-    return {
-        key: float(re.search(METRIC_RE.format(key), line).group(1))
-        for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
-    }
 
 
 @pytest.fixture(scope='module')
@@ -91,7 +87,7 @@ def dist_run(shapes_root, tmp_path_factory):
         ['bash', osp.join(TOOLS, 'dist_train.sh'), STUDENT_CONFIG, '2',
          '--work-dir', work_dir, '--data-root', shapes_root,
          '--cfg-options', *TINY_OPTIONS],
-        cwd=work_dir, PYTHON=sys.executable, PORT=str(_free_port()))
+        cwd=work_dir, PYTHON=sys.executable, PORT=str(free_port()))
     return dict(rc=rc, out=out, work_dir=work_dir,
                 checkpoint=osp.join(work_dir, 'iter_2.pth'))
 
@@ -102,41 +98,51 @@ def checkpoint(dist_run):
     return dist_run['checkpoint']
 
 
+def _env_report(log):
+    """mmengine's runtime environment report, as a dict of its lines."""
+    report = {}
+    for line in log.splitlines():
+        key, sep, value = line.strip().partition(': ')
+        if sep and key in ('Distributed launcher', 'Distributed training',
+                           'GPU number'):
+            report.setdefault(key, value)
+    return report
+
+
+@pytest.mark.slow
+@pytest.mark.dist
 def test_dist_train_two_cpu_processes(dist_run):
     assert dist_run['rc'] == 0, _tail(dist_run['out'])
-    assert osp.isfile(dist_run['checkpoint'])
     with open(osp.join(dist_run['work_dir'], 'last_checkpoint')) as f:
         assert f.read().strip() == dist_run['checkpoint']
+    # the checkpoint is that of the 2nd (last) iteration, and its student
+    # loads into the plain student model
+    ckpt = torch.load(dist_run['checkpoint'], map_location='cpu')
+    assert ckpt['meta']['iter'] == 2
+    from mmdet.registry import MODELS
+    model = MODELS.build(Config.fromfile(STUDENT_CONFIG).model)
+    missing, unexpected = model.load_state_dict(ckpt['state_dict'],
+                                                strict=False)
+    assert not missing and not unexpected
+    # both training iterations were logged
+    assert [r['iter'] for r in _scalars(dist_run['work_dir'])
+            if 'loss' in r] == [1, 2]
+    # 2 processes in a gloo group; mmengine's environment report is the
+    # only place a run records its world size ("GPU number")
     log = _log_file(dist_run['work_dir'])
-    # mmengine's environment report: its "GPU number" is the world size
-    assert 'Distributed launcher: pytorch' in log
-    assert 'Distributed training: True' in log
-    assert re.search(r'GPU number: 2\b', log)
+    assert _env_report(log) == {'Distributed launcher': 'pytorch',
+                                'Distributed training': 'True',
+                                'GPU number': '2'}
     assert "dist_cfg: {'backend': 'gloo'}" in log
-    assert 'Iter(train) [2/2]' in log
-    assert 'Saving checkpoint at 2 iterations' in log
-    assert re.search(METRIC_RE.format('bbox_mAP'), log)
 
 
+@pytest.mark.slow
+@pytest.mark.dist
 def test_dist_train_validates_with_coco_metric(dist_run):
-    """The plain detector's validation goes through mmdet's CocoMetric: the
-    log line and mmengine's scalars.json hold the COCO metrics as numbers."""
+    """The plain detector's validation goes through mmdet's CocoMetric:
+    mmengine's scalars.json holds the COCO metrics as numbers."""
     assert dist_run['rc'] == 0, _tail(dist_run['out'])
-    log = _log_file(dist_run['work_dir'])
-    assert 'Evaluating bbox...' in log
-    val_lines = [
-        line for line in log.splitlines()
-        if 'Iter(val)' in line and 'coco/bbox_mAP:' in line
-    ]
-    assert len(val_lines) == 1, val_lines
-    for key, value in _metrics(val_lines[0]).items():
-        assert 0.0 <= value <= 1.0, (key, value)
-
-    scalars = glob(osp.join(dist_run['work_dir'], '*', 'vis_data',
-                            'scalars.json'))
-    assert len(scalars) == 1
-    with open(scalars[0]) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    records = _scalars(dist_run['work_dir'])
     val = [r for r in records if 'coco/bbox_mAP' in r]
     assert len(val) == 1
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75'):
@@ -148,22 +154,37 @@ def test_dist_train_validates_with_coco_metric(dist_run):
     assert [r['iter'] for r in train] == [1, 2]
 
 
-def test_test_py_evaluates_and_dumps(checkpoint, shapes_root, tmp_path):
+@pytest.mark.slow
+@pytest.mark.dist  # uses the 2-process run's checkpoint
+def test_test_py_evaluates_dumps_and_shows(checkpoint, shapes_root,
+                                           tmp_path):
     out_pkl = str(tmp_path / 'preds.pkl')
     rc, out = _run(
         [sys.executable, osp.join(TOOLS, 'test.py'), STUDENT_CONFIG,
          checkpoint, '--work-dir', str(tmp_path), '--data-root', shapes_root,
-         '--out', out_pkl, '--cfg-options', 'test_dataloader.num_workers=0',
+         '--out', out_pkl, '--show-dir', 'painted', '--cfg-options',
+         'test_dataloader.num_workers=0',
          'test_dataloader.persistent_workers=False'],
         cwd=str(tmp_path))
     assert rc == 0, _tail(out)
     assert f'Load checkpoint from {checkpoint}' in out
-    assert 'Evaluating bbox...' in out
-    test_lines = [line for line in out.splitlines()
-                  if 'Iter(test)' in line and 'coco/bbox_mAP:' in line]
-    assert len(test_lines) == 1, _tail(out)
-    for key, value in _metrics(test_lines[0]).items():
-        assert 0.0 <= value <= 1.0, (key, value)
+    # mmengine's test log (WORK_DIR/TIMESTAMP/TIMESTAMP.json): CocoMetric's
+    # numbers
+    (log_json, ) = glob(osp.join(str(tmp_path), '*', '*.json'))
+    with open(log_json) as f:
+        metrics = json.load(f)
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75'):
+        assert 0.0 <= metrics[key] <= 1.0, (key, metrics)
+
+    # --show-dir: every val image painted, under its own name, in
+    # WORK_DIR/TIMESTAMP/painted, as mmdet's tools/test.py does
+    val_dir = osp.join(shapes_root, 'val')
+    painted_dir = osp.join(osp.dirname(log_json), 'painted')
+    assert sorted(os.listdir(painted_dir)) == sorted(os.listdir(val_dir))
+    for name in os.listdir(val_dir):
+        h, w, _ = cv2.imread(osp.join(val_dir, name)).shape
+        # mmdet's DetLocalVisualizer: ground truth left, predictions right
+        assert cv2.imread(osp.join(painted_dir, name)).shape == (h, 2 * w, 3)
 
     assert osp.isfile(out_pkl)
     with open(out_pkl, 'rb') as f:
@@ -179,6 +200,8 @@ def test_test_py_evaluates_and_dumps(checkpoint, shapes_root, tmp_path):
             pred['labels'])
 
 
+@pytest.mark.slow
+@pytest.mark.dist  # uses the 2-process run's checkpoint
 def test_train_py_resume_auto(checkpoint, shapes_root, tmp_path):
     """``--resume`` without a path continues from the work dir's last
     checkpoint (written by the 2-process run) to the new max_iters."""
@@ -206,6 +229,7 @@ def test_train_py_resume_auto(checkpoint, shapes_root, tmp_path):
         assert f.read().strip() == osp.join(work_dir, 'iter_3.pth')
 
 
+@pytest.mark.slow
 def test_test_py_missing_checkpoint(tmp_path):
     missing = str(tmp_path / 'no_such_dir' / 'missing.pth')
     rc, out = _run(
@@ -215,3 +239,17 @@ def test_test_py_missing_checkpoint(tmp_path):
     assert rc != 0
     assert f'Checkpoint not found: {missing}' in out
     assert 'FileNotFoundError' in out
+
+
+def test_show_dir_turns_on_the_visualization_hook():
+    tool = load_tool('test.py')
+    cfg = Config.fromfile(STUDENT_CONFIG)
+    assert not cfg.default_hooks.visualization.get('draw', False)
+    tool.enable_show_dir(cfg, 'painted')
+    assert cfg.default_hooks.visualization.draw is True
+    assert cfg.default_hooks.visualization.test_out_dir == 'painted'
+
+    del cfg.default_hooks['visualization']
+    with pytest.raises(ValueError, match='--show-dir needs a visualization '
+                       'hook; add default_hooks'):
+        tool.enable_show_dir(cfg, 'painted')

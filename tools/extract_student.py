@@ -11,16 +11,14 @@ import argparse
 import os
 import os.path as osp
 import sys
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
-try:
-    from mmkd_det.models.distillers import RoIDistiller
-except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    from mmkd_det.models.distillers import RoIDistiller
+import torch  # noqa: E402
+from mmengine.runner.checkpoint import _load_checkpoint  # noqa: E402
 
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmkd_det.models.distillers import RoIDistiller  # noqa: E402
 
 
 def extract_student(checkpoint: dict) -> dict:

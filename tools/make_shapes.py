@@ -12,19 +12,19 @@ arguments (recorded in ``OUT/meta.json``), nothing is written unless
 ``--force`` is given, so running it twice (e.g. ``make quickstart``) is cheap.
 """
 import argparse
-import os.path as osp
 import sys
 import time
-from importlib.util import find_spec
+from pathlib import Path
 
-# running from a checkout without `pip install -e .` (checked without importing)
-if find_spec('mmkd_det') is None:
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
+
+from mmkd_det.datasets import SHAPES_DEFAULTS as DEFAULTS  # noqa: E402
+from mmkd_det.utils.cli import add_shapes_split_args  # noqa: E402
+from mmkd_det.utils.cli import parse_size as parse_hw  # noqa: E402
 
 
 def parse_size(text: str):
     """Parse ``HxW`` (e.g. ``192x192``) into ``(H, W)``."""
-    from mmkd_det.utils.cli import parse_size as parse_hw
     return parse_hw(text)
 
 
@@ -34,17 +34,16 @@ def parse_args(argv=None):
         '(8 classes, CPU-friendly, deterministic).')
     parser.add_argument(
         '--out', required=True, help='output folder, e.g. data/shapes')
-    parser.add_argument('--seed', type=int, default=0, help='base seed')
     parser.add_argument(
-        '--num-train', type=int, default=2000, help='training images')
-    parser.add_argument(
-        '--num-val', type=int, default=250, help='validation images')
+        '--seed', type=int, default=DEFAULTS.seed, help='base seed')
+    add_shapes_split_args(parser)
     parser.add_argument(
         '--size',
         type=parse_size,
-        default=(192, 192),
+        default=DEFAULTS.size,
         metavar='HxW',
-        help='image size as HEIGHTxWIDTH (default: 192x192)')
+        help='image size as HEIGHTxWIDTH (default: %s)' %
+        'x'.join(map(str, DEFAULTS.size)))
     parser.add_argument(
         '--force',
         action='store_true',
@@ -54,7 +53,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmkd_det.datasets.shapes import generate_shapes_dataset
+    from mmkd_det.datasets import generate_shapes_dataset
     t0 = time.perf_counter()
     try:
         summary = generate_shapes_dataset(

@@ -25,11 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
+REPO_ROOT = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, REPO_ROOT)  # this checkout
 
 from mmkd_det.analysis.report import load_run, write_report  # noqa: E402
+from mmkd_det.datasets import SHAPES_DEFAULTS  # noqa: E402
 from mmkd_det.datasets import generate_shapes_dataset  # noqa: E402
+from mmkd_det.utils.cli import add_shapes_split_args  # noqa: E402
 from mmkd_det.utils.methods import (METHODS, leaf_config,  # noqa: E402
                                     student_config, teacher_config)
 
@@ -45,7 +47,7 @@ def method_config(method: str) -> str:
     return leaf_config(method, PAIR)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Teacher, student and distilled students on the '
         'synthetic shapes dataset, with a COCO AP report.')
@@ -72,13 +74,10 @@ def parse_args():
         '--student-iters',
         type=int,
         help='override the schedule of the student and distilled students')
-    parser.add_argument(
-        '--num-train', type=int, default=2000, help='shapes training images')
-    parser.add_argument(
-        '--num-val', type=int, default=250, help='shapes validation images')
+    add_shapes_split_args(parser)
     parser.add_argument(
         '--skip-calibration', action='store_true', help='no D-ECE column')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def run_logged(cmd: list, log_path: str, title: str) -> None:
@@ -114,7 +113,8 @@ def last_checkpoint(work_dir: str) -> str:
 
 def train(config: str, work_dir: str, data_root: str, title: str,
           options: list) -> str:
-    """Train ``config`` from scratch into ``work_dir``; return its checkpoint."""
+    """Train ``config`` from scratch into ``work_dir``; return the checkpoint.
+    """
     # a fresh work dir: the report reads every log found in it
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
@@ -139,7 +139,8 @@ def teacher_key(args, dataset_meta: dict) -> str:
 
 
 def prepare_teacher(args, dataset_meta: dict) -> str:
-    """Train the teacher unless a matching one exists; return its checkpoint."""
+    """Train the teacher unless a matching one exists; return the checkpoint.
+    """
     teacher_dir = osp.join(args.work_dir, 'teacher')
     checkpoint = osp.join(teacher_dir, 'teacher.pth')
     key_file = osp.join(teacher_dir, 'teacher_key.json')
@@ -181,7 +182,7 @@ def main():
     print('=== Dataset', flush=True)
     summary = generate_shapes_dataset(
         args.data_root,
-        seed=0,
+        seed=SHAPES_DEFAULTS.seed,
         num_train=args.num_train,
         num_val=args.num_val,
         skip_existing=True)

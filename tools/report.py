@@ -9,12 +9,10 @@ Prints the Markdown table; with ``--out`` also writes ``report.md`` and
 ``ap_curves.png`` there. See ``mmkd_det/analysis/report.py`` for the format.
 """
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
-if importlib.util.find_spec('mmkd_det') is None:  # run from a checkout
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
 from mmkd_det.analysis.report import (  # noqa: E402
     load_run, render_table, write_report)

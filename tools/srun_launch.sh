@@ -11,10 +11,9 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PYTHON=${PYTHON:-python}
-DIR="$(cd "$(dirname "$0")" && pwd)"
 
+# SCRIPT puts its own checkout on sys.path (no PYTHONPATH needed)
 # shellcheck disable=SC2086
-PYTHONPATH="$DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
 exec srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
     --gres=gpu:"$GPUS_PER_NODE" \

@@ -6,17 +6,15 @@ the teacher is not part of it.
 import argparse
 import os.path as osp
 import sys
+from pathlib import Path
 
-try:
-    import mmkd_det  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    import mmkd_det  # noqa: F401
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
-from mmkd_det.engine import add_common_args, build_runner, load_tool_config
+from mmkd_det.engine import (add_common_args, build_runner,  # noqa: E402
+                             load_tool_config)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -24,8 +22,37 @@ def parse_args():
         '--out',
         type=str,
         help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument(
+        '--show-dir',
+        help='save every test image with its predictions drawn into '
+        'WORK_DIR/TIMESTAMP/SHOW_DIR (as mmdet\'s tools/test.py)')
     add_common_args(parser)
-    return parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def enable_show_dir(cfg, show_dir: str) -> None:
+    """Make the config's visualization hook draw the test predictions.
+
+    The semantics of mmdet's ``--show-dir``: mmdet's ``DetVisualizationHook``
+    (``default_hooks.visualization``) draws each test image with its
+    predictions (score >= its ``score_thr``) and writes it, under the image's
+    file name, into ``show_dir`` relative to ``WORK_DIR/TIMESTAMP``.
+
+    Args:
+        cfg (Config): edited in place.
+        show_dir (str): folder name, relative to the run's log folder.
+
+    Raises:
+        ValueError: if the config has no ``default_hooks.visualization``.
+    """
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise ValueError(
+            '--show-dir needs a visualization hook; add default_hooks = '
+            "dict(visualization=dict(type='DetVisualizationHook')) to the "
+            'config')
+    hook.draw = True
+    hook.test_out_dir = show_dir
 
 
 def main():
@@ -41,6 +68,8 @@ def main():
             cfg.test_evaluator, list) else cfg.test_evaluator
         cfg.test_evaluator.append(
             dict(type='DumpDetResults', out_file_path=args.out))
+    if args.show_dir:
+        enable_show_dir(cfg, args.show_dir)
 
     runner = build_runner(cfg)
     runner.test()

@@ -9,9 +9,8 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
-DIR="$(cd "$(dirname "$0")" && pwd)"
 
-PYTHONPATH="$DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
+# SCRIPT puts its own checkout on sys.path (no PYTHONPATH needed)
 exec "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \

@@ -4,16 +4,13 @@ The interface is mmdet's ``tools/train.py``; ``--data-root`` is added, and
 ``--launcher pytorch`` also works on machines without CUDA (gloo).
 """
 import argparse
-import os.path as osp
 import sys
+from pathlib import Path
 
-try:
-    import mmkd_det  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    import mmkd_det  # noqa: F401
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
-from mmkd_det.engine import add_common_args, build_runner, load_tool_config
+from mmkd_det.engine import (add_common_args, build_runner,  # noqa: E402
+                             load_tool_config)
 
 
 def parse_args():

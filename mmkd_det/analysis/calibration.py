@@ -209,7 +209,7 @@ def gt_from_instances(instances: Sequence[dict]) -> Dict[str, np.ndarray]:
 
 
 def _image_outcomes(image: dict, iou_thr: float,
-                       score_thr: float) -> Tuple[np.ndarray, np.ndarray]:
+                    score_thr: float) -> Tuple[np.ndarray, np.ndarray]:
     """Scores and TP flags of one image's calibrated detections.
 
     Detections below ``score_thr`` are dropped before matching; since

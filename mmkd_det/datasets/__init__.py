@@ -1,3 +1,7 @@
-from .shapes import SHAPES_CLASSES, ShapesDataset, generate_shapes_dataset
+from .shapes import (SHAPES_CLASSES, SHAPES_DEFAULTS, ShapesDataset,
+                     ShapesDefaults, generate_shapes_dataset)
 
-__all__ = ['SHAPES_CLASSES', 'ShapesDataset', 'generate_shapes_dataset']
+__all__ = [
+    'SHAPES_CLASSES', 'SHAPES_DEFAULTS', 'ShapesDataset', 'ShapesDefaults',
+    'generate_shapes_dataset'
+]

@@ -25,9 +25,10 @@ def _datasets(loader_cfg: ConfigDict):
 def override_data_root(cfg: Config, data_root: str) -> None:
     """Point every dataset and COCO evaluator of ``cfg`` at ``data_root``.
 
-    A config's evaluator ``ann_file`` is spelled out as ``data_root + ...`` when
-    the config is read, so overriding ``data_root`` alone would leave the
-    evaluators reading the old annotations; this rewrites both consistently.
+    A config's evaluator ``ann_file`` is spelled out as
+    ``data_root + ...`` when the config is read, so overriding ``data_root``
+    alone would leave the evaluators reading the old annotations; this
+    rewrites both consistently.
 
     Args:
         cfg (Config): config edited in place.
@@ -65,10 +66,10 @@ def override_data_root(cfg: Config, data_root: str) -> None:
     cfg.data_root = data_root
 
 
-def add_common_args(parser) -> None:
-    """Arguments that ``tools/train.py`` and ``tools/test.py`` share."""
+def add_config_args(parser) -> None:
+    """``--data-root`` and ``--cfg-options``: every tool that reads a config
+    through :func:`load_tool_config` has them."""
     from mmengine.config import DictAction
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--data-root',
         help='dataset root that replaces the config\'s (datasets and COCO '
@@ -79,6 +80,12 @@ def add_common_args(parser) -> None:
         action=DictAction,
         help='override settings of the config, xxx=yyy format, e.g. '
         'model.teacher.checkpoint=/path/teacher.pth')
+
+
+def add_common_args(parser) -> None:
+    """Arguments that ``tools/train.py`` and ``tools/test.py`` share."""
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    add_config_args(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -91,9 +98,16 @@ def add_common_args(parser) -> None:
 def load_tool_config(args) -> Config:
     """Read the config and apply the shared command-line overrides.
 
+    Every tool that reads a config goes through here, so they all register
+    mmdet's modules the same way and treat ``--cfg-options`` and
+    ``--data-root`` alike.
+
     Args:
-        args (argparse.Namespace): parsed :func:`add_common_args` arguments
-            plus ``config``.
+        args (argparse.Namespace): ``config`` plus any of the
+            :func:`add_common_args` arguments (``cfg_options``,
+            ``data_root``, ``work_dir``, ``launcher``, ``local_rank``); a
+            tool without some of them (e.g. no ``--launcher``) gets their
+            defaults.
 
     Returns:
         Config: the config, with ``launcher`` and ``work_dir`` set.
@@ -103,17 +117,20 @@ def load_tool_config(args) -> Config:
 
     from mmdet.utils import (register_all_modules,
                              setup_cache_size_limit_of_dynamo)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    os.environ.setdefault('LOCAL_RANK', str(getattr(args, 'local_rank', 0)))
     register_all_modules(init_default_scope=True)
     setup_cache_size_limit_of_dynamo()
     cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.data_root is not None:
-        override_data_root(cfg, args.data_root)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
+    cfg.launcher = getattr(args, 'launcher', 'none')
+    cfg_options = getattr(args, 'cfg_options', None)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    data_root = getattr(args, 'data_root', None)
+    if data_root is not None:
+        override_data_root(cfg, data_root)
+    work_dir = getattr(args, 'work_dir', None)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])

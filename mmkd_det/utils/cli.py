@@ -3,6 +3,8 @@ import argparse
 import re
 from typing import Tuple
 
+from ..datasets.shapes.writer import SHAPES_DEFAULTS
+
 _SIZE = re.compile(r'\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?')
 
 
@@ -31,3 +33,16 @@ def parse_size(text: str,
             f'invalid size {text!r}: height and width must be positive and '
             f'at least {min_side}')
     return h, w
+
+
+def add_shapes_split_args(parser: argparse.ArgumentParser) -> None:
+    """``--num-train`` and ``--num-val`` of the shapes dataset, defaulting
+    to :data:`~mmkd_det.datasets.shapes.SHAPES_DEFAULTS` (for
+    ``tools/make_shapes.py`` and ``tools/quickstart.py``)."""
+    for split, what in (('train', 'training'), ('val', 'validation')):
+        default = getattr(SHAPES_DEFAULTS, f'num_{split}')
+        parser.add_argument(
+            f'--num-{split}',
+            type=int,
+            default=default,
+            help=f'shapes {what} images (default: {default})')

@@ -6,16 +6,17 @@ In one process, on the models of a distillation config (an ``RoIDistiller``)
 and synthetic inputs (``mmdet.testing.demo_mm_inputs``: B images of HxW with
 a few gt boxes each), times the median wall time per iteration after warm-up:
 
-(a) student-only training step: ``TwoStageDetector.loss`` called on the
-    distiller itself (the student's own backbone, FPN, RPN, assigner/sampler,
-    RoI head and losses, exactly mmdet's Faster R-CNN ``loss``; no teacher,
-    no distillation loss), + backward + optimizer step;
-(b) the teacher's no-grad forward on that step's RoIs,
-    ``model.teacher_forward(inputs, rois)``;
+(a) student-only training step: ``RoIDistiller.student_loss``, i.e. mmdet's
+    own ``TwoStageDetector.loss`` on the distiller's student (backbone, FPN,
+    RPN, assigners/samplers, RoI head and losses; no teacher, no
+    distillation loss), + backward + optimizer step;
+(b) the teacher's no-grad forward on that step's RoIs of every student
+    stage (``model.teacher_features`` and ``model.teacher_logits``);
 (c) a full distillation step: ``model.loss`` + backward + optimizer step;
-(d) a naive no-grad teacher pass that runs the teacher's own RPN, proposal
-    generation, assign/sample and box head (what a distiller that does not
-    reuse the student's RoIs would pay).
+(d) a naive no-grad teacher pass: mmdet's ``TwoStageDetector.loss`` of the
+    teacher itself, i.e. its own RPN, proposals, assign/sample and heads
+    (what a distiller that does not reuse the student's RoIs would pay; it
+    also computes the teacher's loss terms, a small extra).
 
 The four are run round robin (a, b, c, d, a, b, ...) so that changes in the
 load of a shared machine affect all of them alike. It reports c / (a + b),
@@ -30,29 +31,22 @@ timed region, since it is identical for every phase.
 """
 import argparse
 import contextlib
-import ctypes
-import gc
-import os
 import os.path as osp
-import resource
-import statistics
 import sys
 import tempfile
-import threading
-import time
-from typing import Callable, Dict, List, Optional
+from pathlib import Path
+from typing import Callable, Dict, List
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
-try:
-    import mmkd_det  # noqa: F401  (registers the package's modules)
-except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(
-        0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-    import mmkd_det  # noqa: F401
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
+from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
+from mmkd_det.utils.benchmark import (PeakMemory, load_warning,  # noqa: E402
+                                      measure_peak, summarize,
+                                      time_interleaved)
 from mmkd_det.utils.cli import parse_size as parse_hw  # noqa: E402
-from mmengine.config import Config, DictAction
 
 # Targets for c / (a + b): logit-only distillation adds a loss on (N, C+1)
 # logits; feature distillation (ReviewKD) also runs connectors on the FPN.
@@ -65,186 +59,6 @@ PHASES = {
     'c': 'distillation step (fwd+bwd+opt)',
     'd': 'naive teacher (own RPN+sampling)',
 }
-
-
-# ----------------------------------------------------------------------------
-# timing helpers
-
-
-def _sync(device) -> None:
-    if torch.device(device).type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def time_once(fn: Callable[[], object], device='cpu') -> float:
-    """Wall time of one call of ``fn`` in milliseconds (synchronised)."""
-    _sync(device)
-    start = time.perf_counter()
-    fn()
-    _sync(device)
-    return (time.perf_counter() - start) * 1e3
-
-
-def time_fn(fn: Callable[[], object], iters: int, warmup: int,
-            device='cpu') -> float:
-    """Median wall time (ms) of ``fn`` over ``iters`` calls after ``warmup``.
-
-    Args:
-        fn (callable): called without arguments.
-        iters (int): timed calls, >= 1.
-        warmup (int): untimed calls first, >= 0.
-        device (str | torch.device): ``cuda`` synchronises around each call.
-
-    Returns:
-        float: median milliseconds per call.
-    """
-    if iters < 1 or warmup < 0:
-        raise ValueError(f'need iters >= 1 and warmup >= 0, got {iters}, '
-                         f'{warmup}')
-    for _ in range(warmup):
-        fn()
-    return statistics.median(time_once(fn, device) for _ in range(iters))
-
-
-def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int,
-                     warmup: int, device='cpu') -> Dict[str, List[float]]:
-    """Time several functions round robin; name -> per-call times (ms).
-
-    Interleaving spreads changes in machine load over all functions alike,
-    so ratios between them are more robust than with back-to-back runs.
-    """
-    if iters < 1 or warmup < 0:
-        raise ValueError(f'need iters >= 1 and warmup >= 0, got {iters}, '
-                         f'{warmup}')
-    times = {name: [] for name in fns}
-    for i in range(warmup + iters):
-        for name, fn in fns.items():
-            ms = time_once(fn, device)
-            if i >= warmup:
-                times[name].append(ms)
-    return times
-
-
-# ----------------------------------------------------------------------------
-# peak memory
-
-
-def _proc_status_kb(field: str) -> Optional[int]:
-    try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith(field + ':'):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_hwm() -> bool:
-    """Reset the process's VmHWM to its current RSS (Linux >= 4.0)."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except OSError:
-        return False
-    return True
-
-
-def _malloc_trim() -> None:
-    """Hand freed heap memory back to the OS, so RSS tracks live memory."""
-    try:
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-class PeakMemory:
-    """Peak memory of a code region: ``with PeakMemory(dev) as m: ...``.
-
-    After the block, ``m.peak_mb`` is the peak and ``m.delta_mb`` the peak
-    minus the usage at the start; ``m.method`` says how it was measured:
-
-    - CUDA: ``torch.cuda.max_memory_allocated`` after
-      ``reset_peak_memory_stats`` (tensors only, not the allocator's cache).
-    - CPU, Linux: ``VmHWM`` of ``/proc/self/status`` after resetting it by
-      writing ``5`` to ``/proc/self/clear_refs`` (exact high-water mark of the
-      process RSS within the region); freed heap memory is trimmed first so
-      that the start RSS reflects live memory.
-    - CPU, otherwise: ``VmRSS`` (or ``ru_maxrss``) sampled every ms by a
-      background thread, a lower bound of the true peak.
-    """
-
-    def __init__(self, device='cpu', interval_s: float = 1e-3):
-        self.device = torch.device(device)
-        self.interval_s = interval_s
-        self.method = ''
-        self.start_mb = self.peak_mb = self.delta_mb = float('nan')
-        self._stop = None
-        self._thread = None
-        self._sampled_kb = 0
-
-    def __enter__(self) -> 'PeakMemory':
-        gc.collect()
-        if self.device.type == 'cuda':
-            torch.cuda.synchronize(self.device)
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.start_mb = torch.cuda.memory_allocated(self.device) / 2**20
-            self.method = 'torch.cuda.max_memory_allocated'
-            return self
-        _malloc_trim()
-        rss = _proc_status_kb('VmRSS')
-        if rss is not None and _reset_hwm():
-            self.start_mb = rss / 1024
-            self.method = ('CPU RSS high-water mark (VmHWM after reset via '
-                           '/proc/self/clear_refs)')
-            return self
-        # fall back to sampling in a background thread
-        self.method = 'CPU RSS sampled every 1 ms by a thread (lower bound)'
-        self.start_mb = (rss if rss is not None else self._maxrss_kb()) / 1024
-        self._sampled_kb = int(self.start_mb * 1024)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    @staticmethod
-    def _maxrss_kb() -> int:
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return maxrss // 1024 if sys.platform == 'darwin' else maxrss
-
-    def _current_kb(self) -> int:
-        rss = _proc_status_kb('VmRSS')
-        return rss if rss is not None else self._maxrss_kb()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self._sampled_kb = max(self._sampled_kb, self._current_kb())
-            self._stop.wait(self.interval_s)
-
-    def __exit__(self, *exc) -> None:
-        if self.device.type == 'cuda':
-            torch.cuda.synchronize(self.device)
-            self.peak_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
-        elif self._thread is None:
-            self.peak_mb = _proc_status_kb('VmHWM') / 1024
-        else:
-            self._sampled_kb = max(self._sampled_kb, self._current_kb())
-            self._stop.set()
-            self._thread.join()
-            self.peak_mb = self._sampled_kb / 1024
-        self.delta_mb = self.peak_mb - self.start_mb
-
-
-def measure_peak(fn: Callable[[], object], device='cpu') -> PeakMemory:
-    """Run ``fn`` once inside :class:`PeakMemory` and return the record."""
-    with PeakMemory(device) as mem:
-        fn()
-    return mem
-
-
-# ----------------------------------------------------------------------------
-# models and steps
 
 
 def parse_size(text: str):
@@ -287,27 +101,29 @@ def make_batch(model, batch: int, size, num_classes: int, num_gts: int = 3):
         batch_size=batch,
         image_shapes=(3, h, w),
         num_items=[num_gts] * batch,
-        num_classes=num_classes)
+        num_classes=num_classes,
+        with_mask=True)  # mask students and teachers need gt masks
     data = model.data_preprocessor(packed, training=True)
     return data['inputs'], data['data_samples']
 
 
-def student_rois(model, inputs, data_samples):
-    """The student's sampled RoIs for this batch, as ``model.loss`` gets them."""
-    from mmdet.structures.bbox import bbox2roi
+def student_record(model, inputs, data_samples):
+    """What the student's RoI head keeps in one step (RoIs per stage)."""
     with torch.no_grad():
-        x = model.extract_feat(inputs)
-        _, rpn_results = model.rpn_loss_and_proposals(x, data_samples)
-        sampling = model.sample_rois(x, rpn_results, data_samples)
-    return bbox2roi([res.priors for res in sampling])
+        return model.student_loss(inputs, data_samples)[1]
 
 
 def make_steps(model, optim_wrapper, inputs, data_samples,
-               rois) -> Dict[str, Callable[[], object]]:
-    """The four timed phases as argument-free callables."""
+               record) -> Dict[str, Callable[[], object]]:
+    """The four timed phases as argument-free callables.
+
+    All four run mmdet's and the distiller's own code paths: (a) is
+    ``RoIDistiller.student_loss`` (mmdet's ``TwoStageDetector.loss``), (b)
+    the distiller's teacher calls on the recorded RoIs, (c) ``model.loss``
+    and (d) mmdet's ``TwoStageDetector.loss`` of the teacher itself (its own
+    RPN, sampling and heads, plus its loss terms).
+    """
     from mmdet.models.detectors import TwoStageDetector
-    from mmdet.models.utils import unpack_gt_instances
-    from mmdet.structures.bbox import bbox2roi
 
     def train_step(loss_fn):
         with optim_wrapper.optim_context(model):
@@ -316,44 +132,23 @@ def make_steps(model, optim_wrapper, inputs, data_samples,
         optim_wrapper.update_params(loss)
 
     def student_step():
-        # mmdet's Faster R-CNN loss, run on the distiller's student parts
-        train_step(lambda i, s: TwoStageDetector.loss(model, i, s))
+        train_step(lambda i, s: model.student_loss(i, s)[0])
 
     def distill_step():
         train_step(model.loss)
 
-    def teacher_on_student_rois():
-        return model.teacher_forward(inputs, rois)
-
-    teacher = model.teacher
-    t_roi_head = teacher.roi_head
-    # the teacher's own assigner/sampler when its config has a train_cfg
-    assigner = getattr(t_roi_head, 'bbox_assigner', None)
-    sampler = getattr(t_roi_head, 'bbox_sampler', None)
-    if assigner is None or sampler is None:
-        assigner = model.roi_head.bbox_assigner
-        sampler = model.roi_head.bbox_sampler
-    t_train_cfg = getattr(teacher, 'train_cfg', None) or {}
-    proposal_cfg = t_train_cfg.get('rpn_proposal', teacher.test_cfg.rpn)
     batch_img_metas = [s.metainfo for s in data_samples]
-    gt_instances, gt_ignore, _ = unpack_gt_instances(data_samples)
+
+    def teacher_on_student_rois():
+        feats = model.teacher_features(inputs)
+        return [model.teacher_logits(feats, stage, batch_img_metas)
+                for stage in record.stages]
 
     @torch.no_grad()
     def naive_teacher():
-        feats = teacher.extract_feat(model.teacher_inputs(inputs))
-        cls_scores, bbox_preds = teacher.rpn_head(feats)
-        proposals = teacher.rpn_head.predict_by_feat(
-            cls_scores, bbox_preds, batch_img_metas=batch_img_metas,
-            cfg=proposal_cfg, rescale=False)
-        sampling = []
-        for i, props in enumerate(proposals):
-            props.priors = props.pop('bboxes')
-            assign = assigner.assign(props, gt_instances[i], gt_ignore[i])
-            sampling.append(
-                sampler.sample(assign, props, gt_instances[i],
-                               feats=[lvl[i][None] for lvl in feats]))
-        t_rois = bbox2roi([res.priors for res in sampling])
-        return t_roi_head._bbox_forward(feats, t_rois)['cls_score']
+        return TwoStageDetector.loss(model.teacher,
+                                     model.teacher_inputs(inputs),
+                                     data_samples)
 
     return {'a': student_step, 'b': teacher_on_student_rois,
             'c': distill_step, 'd': naive_teacher}
@@ -385,9 +180,7 @@ def parse_args(argv=None):
         '--random-teacher', action='store_true',
         help='build the teacher from its config with random weights, saved '
         'to a temporary checkpoint (for speed measurements only)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value (as in tools/train.py)')
+    add_config_args(parser)
     args = parser.parse_args(argv)
     if args.batch < 1 or args.iters < 1 or args.warmup < 0 \
             or args.num_gts < 1:
@@ -396,28 +189,11 @@ def parse_args(argv=None):
     return args
 
 
-def load_warning(device) -> Optional[str]:
-    """A warning when other processes compete for the CPU cores, else None."""
-    if torch.device(device).type != 'cpu' or not hasattr(os, 'getloadavg'):
-        return None
-    load = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
-    if load <= 0.5 * cores:
-        return None
-    text = (f'WARNING: 1-min load average {load:.1f} on {cores} cores: other '
-            'processes compete for the CPU, timings are noisy.')
-    threads = torch.get_num_threads()
-    if threads > 1:
-        text += (f' With {threads} intra-op threads on a busy machine each op '
-                 'waits for its slowest thread; OMP_NUM_THREADS=1 in the '
-                 'environment gives steadier numbers.')
-    return text
-
-
 def format_report(times: Dict[str, List[float]], mem: Dict[str, PeakMemory],
                   has_feature_losses: bool) -> List[str]:
     """The result table as lines of text."""
-    med = {k: statistics.median(v) for k, v in times.items()}
+    stats = summarize(times)
+    med = {k: median for k, (median, _) in stats.items()}
     lines = [f"{'phase':<38} {'median_ms':>10} {'min_ms':>9} "
              f"{'max_ms':>9}"]
     for key, label in PHASES.items():
@@ -430,7 +206,7 @@ def format_report(times: Dict[str, List[float]], mem: Dict[str, PeakMemory],
     verdict = 'PASS' if ratio <= target else 'ABOVE TARGET'
     lines.append(f'ratio c / (a + b) = {ratio:.3f}   target <= {target:.2f} '
                  f'({kind})   {verdict}')
-    fastest = min(times['c']) / (min(times['a']) + min(times['b']))
+    fastest = stats['c'][1] / (stats['a'][1] + stats['b'][1])
     lines.append(f'ratio of the fastest iterations (less sensitive to '
                  f'machine load): {fastest:.3f}')
     lines.append(f"distillation overhead over the student step: "
@@ -449,19 +225,24 @@ def format_report(times: Dict[str, List[float]], mem: Dict[str, PeakMemory],
     return lines
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmdet.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
+def run_benchmark(args: argparse.Namespace) -> dict:
+    """Build the models, time the four phases and measure peak memory.
+
+    Args:
+        args (argparse.Namespace): the parsed :func:`parse_args` arguments.
+
+    Returns:
+        dict: ``times`` (phase -> per-iteration ms), ``mem`` (``'a'``,
+        ``'c'`` -> :class:`~mmkd_det.utils.benchmark.PeakMemory`) and
+        ``has_feature_losses``.
+    """
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda requested but CUDA is not available')
     device = torch.device(args.device)
     # before this process loads the cores itself
     load = load_warning(device)
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     if cfg.model.get('type') != 'RoIDistiller' or 'teacher' not in cfg.model:
         raise SystemExit(f'{args.config} is not a distillation config '
                          '(model.type must be RoIDistiller).')
@@ -486,8 +267,8 @@ def main(argv=None) -> int:
 
         inputs, data_samples = make_batch(model, args.batch, args.size,
                                           num_classes, args.num_gts)
-        rois = student_rois(model, inputs, data_samples)
-        steps = make_steps(model, optim_wrapper, inputs, data_samples, rois)
+        record = student_record(model, inputs, data_samples)
+        steps = make_steps(model, optim_wrapper, inputs, data_samples, record)
 
         h, w = args.size
         losses = list(cfg.model.get('logit_losses') or {}) + list(
@@ -498,16 +279,22 @@ def main(argv=None) -> int:
               f'iters={args.iters} warmup={args.warmup} '
               f'threads={torch.get_num_threads()} torch={torch.__version__}')
         print(f'distillation losses: {", ".join(losses)}; '
-              f'student RoIs per step: {rois.size(0)}')
-        print('(a) = TwoStageDetector.loss on the distiller (the student '
-              'alone, no teacher) + backward + optimizer step')
+              'student RoIs per step and stage: '
+              f'{[stage.rois.size(0) for stage in record.stages]}')
+        print('(a) = RoIDistiller.student_loss (mmdet\'s TwoStageDetector.'
+              'loss, no teacher) + backward + optimizer step')
         print('phases run round robin; times are wall clock per iteration')
 
         if load:
             print(load)
         times = time_interleaved(steps, args.iters, args.warmup, device)
         mem = {key: measure_peak(steps[key], device) for key in ('a', 'c')}
-    print('\n'.join(format_report(times, mem, has_feature_losses)))
+    return dict(times=times, mem=mem, has_feature_losses=has_feature_losses)
+
+
+def main(argv=None) -> int:
+    result = run_benchmark(parse_args(argv))
+    print('\n'.join(format_report(**result)))
     return 0
 
 

@@ -11,17 +11,15 @@ One row per (num_rois, loss): ``num_rois  loss  median_ms  ratio_vs_kd
 min_ms  min_ratio`` (ratios to KD's median / minimum at the same size).
 """
 import argparse
-import os
-import statistics
 import sys
-import time
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
+import torch  # noqa: E402
 
 from mmkd_det.models.losses import DKDLoss, LDRLDLoss, LogitKDLoss  # noqa
+from mmkd_det.utils.benchmark import summarize, time_interleaved  # noqa
 
 
 def build_losses():
@@ -36,35 +34,26 @@ def build_losses():
     }
 
 
-def _step(loss_fn, student, teacher, labels, device):
-    """One forward+backward pass, in milliseconds."""
-    s = student.detach().requires_grad_()
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    loss_fn(s, teacher, labels).backward()
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) * 1e3
-
-
 def time_losses(losses, student, teacher, labels, repeats, warmup, device):
     """Median and minimum forward+backward time (ms) of every loss.
 
-    The losses are interleaved (round robin) so that a change in machine
-    load during the run affects all of them alike; the minimum is the better
-    estimate of the intrinsic cost when other processes share the CPU.
+    The losses are interleaved (round robin, see
+    :func:`~mmkd_det.utils.benchmark.time_interleaved`) so that a change in
+    machine load during the run affects all of them alike; the minimum is
+    the better estimate of the intrinsic cost when other processes share
+    the CPU.
+
+    Returns:
+        dict: loss name -> ``(median_ms, min_ms)``.
     """
-    times = {name: [] for name in losses}
-    for i in range(warmup + repeats):
-        for name, fn in losses.items():
-            ms = _step(fn, student, teacher, labels, device)
-            if i >= warmup:
-                times[name].append(ms)
-    return {
-        name: (statistics.median(ts), min(ts))
-        for name, ts in times.items()
-    }
+
+    def step(loss_fn):
+        # a fresh leaf each call, so gradients never accumulate
+        return lambda: loss_fn(student.detach().requires_grad_(), teacher,
+                               labels).backward()
+
+    steps = {name: step(fn) for name, fn in losses.items()}
+    return summarize(time_interleaved(steps, repeats, warmup, device))
 
 
 def parse_args(argv=None):

@@ -10,9 +10,14 @@ SGD step) is timed round robin with the others and reported as median ms and
 as a ratio to the Faster -> Faster pair.
 """
 import argparse
+import sys
+from pathlib import Path
 import tempfile
 
-import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
+
+import torch  # noqa: E402
 
 import mmkd_det  # noqa: F401  (registers the package's modules)
 from mmdet.registry import MODELS

@@ -12,30 +12,25 @@ Example::
         work_dirs/kd/iter_12000.pth --score-thr 0.3
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
 import sys
 from pathlib import Path
 
-if importlib.util.find_spec('mmkd_det') is None:  # run from a checkout
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.model import revert_sync_batchnorm  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
-# Registers the custom datasets/models/losses into mmdet's registries and
-# allow-lists mmengine objects for torch.load(weights_only=True).
-import mmkd_det  # noqa: E402,F401
 from mmdet.registry import MODELS  # noqa: E402
-from mmdet.utils import register_all_modules  # noqa: E402
-from mmkd_det.engine import override_data_root  # noqa: E402
+# Importing mmkd_det registers its datasets/models/losses into mmdet's
+# registries and allow-lists mmengine objects for torch.load(weights_only).
 from mmkd_det.analysis.calibration import (  # noqa: E402
     evaluate_calibration, gt_from_instances, reliability_diagram)
+from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -52,12 +47,7 @@ def parse_args(argv=None):
                         help='IoU for a detection to be a true positive')
     parser.add_argument('--bins', type=int, default=15,
                         help='number of equal-width confidence bins')
-    parser.add_argument(
-        '--data-root', help='dataset root that replaces the config\'s')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. '
-        'test_dataloader.dataset.ann_file=val.json')
+    add_config_args(parser)
     return parser.parse_args(argv)
 
 
@@ -106,12 +96,7 @@ def collect_results(model, dataloader, gts: dict) -> list:
 
 def main(argv=None):
     args = parse_args(argv)
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.data_root:
-        override_data_root(cfg, args.data_root)
+    cfg = load_tool_config(args)
 
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     model = MODELS.build(cfg.model)

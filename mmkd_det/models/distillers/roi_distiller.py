@@ -11,9 +11,10 @@ from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from .roi_heads import (StageRecord, check_softmax_classifier,
-                        check_teacher_roi_head, is_cascade, stage_weights,
-                        student_roi_head_class, teacher_roi_logits)
+from .roi_heads import (StageRecord, StudentRecord,
+                        check_softmax_classifier, check_teacher_roi_head,
+                        is_cascade, stage_weights, student_roi_head_class,
+                        teacher_roi_logits)
 from .teacher import build_teacher
 
 
@@ -233,10 +234,7 @@ class RoIDistiller(TwoStageDetector):
             dict: the student's mmdet losses and one entry per distillation
             loss (per stage, ``s<i>.<name>``, for a cascade student).
         """
-        # mmdet's own path: RPN, sampling, RoI-head (and mask) losses
-        losses = super().loss(batch_inputs, batch_data_samples)
-        student = self.roi_head.pop_record()
-
+        losses, student = self.student_loss(batch_inputs, batch_data_samples)
         teacher_feats = self.teacher_features(batch_inputs)
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         for stage in student.stages:
@@ -248,6 +246,15 @@ class RoIDistiller(TwoStageDetector):
         losses.update(
             self.feature_distill_losses(student.feats, teacher_feats))
         return losses
+
+    def student_loss(self, batch_inputs: Tensor,
+                     batch_data_samples: SampleList
+                     ) -> Tuple[dict, StudentRecord]:
+        """The student's losses from mmdet's own ``TwoStageDetector.loss``
+        (RPN, sampling, RoI-head and mask losses) and what its RoI head kept
+        on the way: FPN features and per-stage RoIs, labels and logits."""
+        losses = super().loss(batch_inputs, batch_data_samples)
+        return losses, self.roi_head.pop_record()
 
     @torch.no_grad()
     def teacher_features(self, batch_inputs: Tensor) -> Tuple[Tensor]:

@@ -1,4 +1,5 @@
 from .logit_norm import build_logit_norm, perception, zscore
+from .logit_loss_base import BaseLogitDistillLoss
 from .kd_loss import LogitKDLoss, kd_loss
 from .dkd_loss import DKDLoss, dkd_loss
 from .ldrld_loss import LDRLDLoss, ldrld_loss
@@ -6,7 +7,7 @@ from .hcl_loss import HCLLoss, hcl_loss
 from .feature_mse_loss import FeatureMSELoss
 
 __all__ = [
-    'perception', 'zscore', 'build_logit_norm', 'LogitKDLoss', 'kd_loss',
-    'DKDLoss', 'dkd_loss', 'LDRLDLoss', 'ldrld_loss', 'HCLLoss', 'hcl_loss',
-    'FeatureMSELoss'
+    'perception', 'zscore', 'build_logit_norm', 'BaseLogitDistillLoss',
+    'LogitKDLoss', 'kd_loss', 'DKDLoss', 'dkd_loss', 'LDRLDLoss', 'ldrld_loss',
+    'HCLLoss', 'hcl_loss', 'FeatureMSELoss'
 ]

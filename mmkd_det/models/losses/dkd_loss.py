@@ -4,7 +4,8 @@ from typing import Optional, Tuple
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .kd_loss import BaseLogitDistillLoss, binary_kl, kl_from_log_probs
+from .logit_loss_base import (BaseLogitDistillLoss, binary_kl,
+                              kl_from_log_probs)
 from .logit_norm import upcast
 
 # The public DKD code hides the target class from the non-target softmax by
@@ -103,12 +104,8 @@ class DKDLoss(BaseLogitDistillLoss):
                  logit_norm: Optional[str] = None,
                  loss_weight: float = 1.0,
                  reduction: str = 'mean') -> None:
-        super().__init__(
-            temperature=temperature,
-            logit_norm=logit_norm,
-            loss_weight=loss_weight,
-            reduction=reduction,
-            allowed_norms=(None, 'zscore'))
+        super().__init__(temperature, logit_norm, loss_weight, reduction,
+                         allowed_norms=(None, 'zscore'))
         self.alpha = alpha
         self.beta = beta
 

@@ -7,7 +7,7 @@ import torch
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .kd_loss import BaseLogitDistillLoss, binary_kl, soft_kl
+from .logit_loss_base import BaseLogitDistillLoss, binary_kl, soft_kl
 from .logit_norm import upcast
 
 
@@ -164,11 +164,7 @@ class LDRLDLoss(BaseLogitDistillLoss):
                  logit_norm: Optional[str] = None,
                  loss_weight: float = 1.0,
                  reduction: str = 'mean') -> None:
-        super().__init__(
-            temperature=temperature,
-            logit_norm=logit_norm,
-            loss_weight=loss_weight,
-            reduction=reduction)
+        super().__init__(temperature, logit_norm, loss_weight, reduction)
         self.k = _check_k(k)
         self.ldrld_weight = ldrld_weight
         self.rntk_weight = rntk_weight

@@ -4,10 +4,8 @@ import copy
 import datetime
 import functools
 import glob
-import importlib.util
 import os
 import os.path as osp
-import socket
 import sys
 from unittest import mock
 
@@ -20,7 +18,7 @@ from mmengine.optim import build_optim_wrapper
 
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
-from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG
+from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool
 from mmkd_det.utils import methods as registry
 
 DISTILL = osp.join(CONFIGS, 'distill')
@@ -355,15 +353,6 @@ def test_feature_losses_amp_safe(teacher_checkpoint):
 
 
 # -------------------------------------------------------------- checkpoints
-def _load_extract_tool():
-    spec = importlib.util.spec_from_file_location(
-        'extract_student_tool', osp.join(REPO_ROOT, 'tools',
-                                         'extract_student.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
                                                      tmp_path):
     model, cfg = build_distiller(teacher_checkpoint)
@@ -398,7 +387,7 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
     torch.save(
         dict(meta=dict(iter=1), state_dict=state,
              optimizer=optim_wrapper.state_dict()), ckpt)
-    tool = _load_extract_tool()
+    tool = load_tool('extract_student.py')
     out = tmp_path / 'student.pth'
     with mock.patch.object(sys, 'argv',
                            ['extract_student.py', str(ckpt), str(out)]):
@@ -422,10 +411,6 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
 
 
 # ---------------------------------------------------------------------- DDP
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _ddp_worker(rank, world_size, port, teacher_checkpoint):
@@ -478,11 +463,12 @@ def _ddp_worker(rank, world_size, port, teacher_checkpoint):
         dist.destroy_process_group()
 
 
+@pytest.mark.dist
 def test_ddp_two_cpu_processes(teacher_checkpoint):
     if not dist.is_gloo_available():
         pytest.skip('gloo backend not available')
     mp.spawn(
         _ddp_worker,
-        args=(2, _free_port(), teacher_checkpoint),
+        args=(2, free_port(), teacher_checkpoint),
         nprocs=2,
         join=True)

@@ -1,0 +1,86 @@
+"""Per-RoI gradient of each logit loss against plain KD, on real RoIs.
+
+``python tools/analysis/gradient_scale.py CONFIG [CONFIG ...]
+--teacher-checkpoint T.pth [--student-checkpoint S.pth] [--batches 8]``
+
+The first config (a distillation config, e.g. KD's) supplies the student,
+the teacher and the training data; the logit losses of every config are
+measured on the same sampled RoIs. Prints, per loss, the mean per-RoI
+gradient norm it sends into the student's logits, its ratio to the first
+config's first loss (the reference), to the student's own cross-entropy, and
+the factor on its ``loss_weight`` that would match the reference. Without
+``--student-checkpoint`` this is the start of training (random student);
+with one, the student at that point.
+"""
+import argparse
+import sys
+from pathlib import Path
+import os.path as osp
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
+
+import torch  # noqa: E402
+from mmengine.config import Config
+from mmengine.runner import Runner, load_checkpoint
+
+import mmkd_det  # noqa: F401  (registers the package's modules)
+from mmdet.registry import MODELS
+from mmkd_det.analysis.gradient_scale import (collect_roi_logits,
+                                              gradient_table)
+from mmkd_det.engine import add_config_args, load_tool_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='reference distillation config')
+    parser.add_argument('others', nargs='*', help='configs to compare')
+    parser.add_argument('--teacher-checkpoint', required=True)
+    parser.add_argument('--student-checkpoint')
+    parser.add_argument('--batches', type=int, default=8)
+    parser.add_argument('--seed', type=int, default=0)
+    add_config_args(parser)
+    return parser.parse_args(argv)
+
+
+def method_name(path: str) -> str:
+    return osp.basename(osp.dirname(osp.abspath(path)))
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = load_tool_config(args)
+    cfg.model.teacher.checkpoint = args.teacher_checkpoint
+    torch.manual_seed(args.seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    if args.student_checkpoint:
+        load_checkpoint(model, args.student_checkpoint, map_location='cpu')
+    model.train()
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=args.seed)
+    batches = collect_roi_logits(model, loader, args.batches)
+
+    losses, settings = {}, {}
+    for path in [args.config] + args.others:
+        logit_losses = Config.fromfile(path).model.get('logit_losses') or {}
+        for key, loss_cfg in logit_losses.items():
+            name = f'{method_name(path)}:{key}'
+            losses[name] = MODELS.build(loss_cfg)
+            settings[name] = {k: v for k, v in loss_cfg.items() if k != 'type'}
+    reference = next(iter(losses))
+    rows = gradient_table(losses, batches, reference)
+    num_rois = sum(b[0].size(0) for b in batches)
+    state = args.student_checkpoint or 'random student (start of training)'
+    print(f'{len(batches)} batches, {num_rois} RoIs; {state}; reference '
+          f'{reference}')
+    print('| loss | settings | per-RoI grad | vs reference | vs CE | '
+          'weight factor to match reference |')
+    print('|---|---|---:|---:|---:|---:|')
+    for row in rows:
+        print(f"| {row['name']} | {settings[row['name']]} | "
+              f"{row['grad']:.4g} | {row['vs_reference']:.3g} | "
+              f"{row['vs_ce']:.3g} | {row['matching_scale']:.3g} |")
+
+
+if __name__ == '__main__':
+    main()
