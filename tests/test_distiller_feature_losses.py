@@ -19,21 +19,30 @@ from mmengine.optim import build_optim_wrapper
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool
+from mmkd_det.utils import methods as registry
 
 DISTILL = osp.join(CONFIGS, 'distill')
-LUMINET_REVIEWKD = osp.join(DISTILL, 'luminet-reviewkd',
-                            'luminet-reviewkd_shapes.py')
-FITNET = osp.join(DISTILL, 'fitnet', 'fitnet_shapes.py')
+LUMINET_REVIEWKD = registry.leaf_config('luminet-reviewkd', 'shapes')
+FITNET = registry.leaf_config('fitnet', 'shapes')
 
-PAIRS = ('r101-r18_fpn_coco', 'r50-mbv2_fpn_coco', 'shapes')
+PAIRS = tuple(registry.PAIRS)
 # ReviewKD's detection weights (REFERENCE.md); shapes: ResNet->ResNet as
-# R101->R18. FitNet uses the same weight per pair (see its configs).
+# R101->R18. FitNet uses the same weight per pair (see its configs). A pair
+# added later is checked by the rules below (channels from the necks, FitNet
+# weight = ReviewKD weight), not by a value here.
 PAIR_WEIGHTS = {
     'r101-r18_fpn_coco': 1.2,
     'r50-mbv2_fpn_coco': 2.0,
     'shapes': 1.2
 }
-# method -> (feature loss key, loss type, connector type, has LumiNet loss)
+# (student FPN width, teacher FPN width)
+PAIR_CHANNELS = {
+    'r101-r18_fpn_coco': (256, 256),
+    'r50-mbv2_fpn_coco': (256, 256),
+    'shapes': (32, 64)
+}
+# method -> (feature loss key, loss type, connector type, has LumiNet loss);
+# one entry per registered method with a feature loss (checked below)
 METHODS = {
     'reviewkd': ('loss_reviewkd', 'HCLLoss', 'ABFConnector', False),
     'luminet-reviewkd': ('loss_reviewkd', 'HCLLoss', 'ABFConnector', True),
@@ -62,7 +71,7 @@ def load_config(path):
 
 
 def config_path(method, pair):
-    return osp.join(DISTILL, method, f'{method}_{pair}.py')
+    return registry.leaf_config(method, pair)
 
 
 def build_distiller(teacher_checkpoint, path=LUMINET_REVIEWKD, seed=0,
@@ -110,6 +119,11 @@ def param_ids(optim_wrapper):
 
 # ------------------------------------------------------------------ configs
 def test_config_files_are_exactly_the_pairs():
+    assert set(METHODS) == {
+        name
+        for name, method in registry.METHODS.items()
+        if 'feature' in method.kind
+    }
     for method in METHODS:
         found = sorted(
             osp.basename(p)
@@ -120,8 +134,7 @@ def test_config_files_are_exactly_the_pairs():
 @pytest.mark.parametrize('method,pair', ALL_CONFIGS)
 def test_config_losses_weights_and_channels(method, pair):
     cfg = load_config(config_path(method, pair))
-    base = load_config(
-        osp.join(DISTILL, '_base_', f'roi-distill_{pair}.py'))
+    base = load_config(registry.pair_base_config(pair))
     key, loss_type, connector_type, luminet = METHODS[method]
     model = cfg.model
     assert model.type == 'RoIDistiller'
@@ -133,10 +146,18 @@ def test_config_losses_weights_and_channels(method, pair):
     assert list(model.feature_losses) == [key]
     loss = model.feature_losses[key]
     assert loss.type == loss_type
-    assert loss.loss_weight == PAIR_WEIGHTS[pair]
+    if pair in PAIR_WEIGHTS:
+        assert loss.loss_weight == PAIR_WEIGHTS[pair]
+    reviewkd_loss = load_config(config_path(
+        'reviewkd', pair)).model.feature_losses.loss_reviewkd
+    assert loss.loss_weight == reviewkd_loss.loss_weight > 0
     if luminet:
-        assert model.logit_losses.to_dict() == dict(
-            loss_kd_cls=base.luminet_loss.to_dict())
+        # exactly the logit loss of the LumiNet leaf of the pair
+        luminet_cfg = load_config(config_path('luminet', pair))
+        assert model.logit_losses.to_dict() == \
+            luminet_cfg.model.logit_losses.to_dict()
+        assert list(model.logit_losses) == ['loss_kd_cls']
+        assert model.logit_losses.loss_kd_cls.logit_norm == 'perception'
         # "Ours*" = LumiNet + exactly the ReviewKD feature loss of the pair
         reviewkd = load_config(config_path('reviewkd', pair))
         assert loss == reviewkd.model.feature_losses[key]
@@ -153,10 +174,9 @@ def test_config_losses_weights_and_channels(method, pair):
     if connector_type == 'ABFConnector':
         # ReviewKD: mid = 256 on COCO, i.e. the teacher's FPN width
         assert connector.mid_channels == teacher_neck.out_channels
-    expected_in = 32 if pair == 'shapes' else 256
-    expected_out = 64 if pair == 'shapes' else 256
-    assert (connector.in_channels, connector.out_channels) == (expected_in,
-                                                               expected_out)
+    if pair in PAIR_CHANNELS:
+        assert (connector.in_channels,
+                connector.out_channels) == PAIR_CHANNELS[pair]
 
 
 @pytest.mark.parametrize('method', list(METHODS))

@@ -32,21 +32,19 @@ from mmkd_det.analysis.report import load_run, write_report  # noqa: E402
 from mmkd_det.datasets import SHAPES_DEFAULTS  # noqa: E402
 from mmkd_det.datasets import generate_shapes_dataset  # noqa: E402
 from mmkd_det.utils.cli import add_shapes_split_args  # noqa: E402
+from mmkd_det.utils.methods import (METHODS, leaf_config,  # noqa: E402
+                                    student_config, teacher_config)
 
-CONFIGS = osp.join(REPO_ROOT, 'configs')
-TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
-                          'faster-rcnn_r34-w32_fpn_shapes.py')
-STUDENT_CONFIG = osp.join(CONFIGS, 'detectors',
-                          'faster-rcnn_r18-w16_fpn_shapes.py')
-METHODS = ('kd', 'dkd', 'luminet', 'zscore-kd', 'zscore-dkd', 'ldrld',
-           'fitnet', 'reviewkd', 'luminet-reviewkd')
+PAIR = 'shapes'
+TEACHER_CONFIG = teacher_config(PAIR)
+STUDENT_CONFIG = student_config(PAIR)
 DEFAULT_METHODS = ('kd', 'luminet', 'zscore-kd')
 # lines of the training logs worth echoing as progress
 PROGRESS_MARKS = ('Iter(train)', 'coco/bbox_mAP:', 'Traceback', 'Error')
 
 
 def method_config(method: str) -> str:
-    return osp.join(CONFIGS, 'distill', method, f'{method}_shapes.py')
+    return leaf_config(method, PAIR)
 
 
 def parse_args(argv=None):
@@ -57,8 +55,11 @@ def parse_args(argv=None):
         '--methods',
         nargs='+',
         default=list(DEFAULT_METHODS),
-        choices=METHODS,
-        help=f'distillation methods to run (default: {DEFAULT_METHODS})')
+        choices=list(METHODS),
+        metavar='METHOD',
+        help='distillation methods to run, of '
+        f'{", ".join(METHODS)} (mmkd_det/utils/methods.py; default: '
+        f'{" ".join(DEFAULT_METHODS)})')
     parser.add_argument('--data-root', default=osp.join(REPO_ROOT, 'data',
                                                         'shapes'))
     parser.add_argument(

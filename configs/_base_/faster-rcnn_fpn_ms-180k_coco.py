@@ -5,7 +5,8 @@
 # GPU count keep the total batch at 8 or pass --auto-scale-lr.
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 
-custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)
+# Plain mmdet: nothing here needs mmkd_det (the distillation pair bases
+# declare it), so a (distilled) student loads in plain mmdet.
 
 # Every path derived from data_root is spelled out here; tools/train.py and
 # tools/test.py accept --data-root to move all of them at once.

@@ -1,17 +1,8 @@
-# FitNet (Romero et al. 2015) on FPN outputs: a 1x1 conv per level (p2-p6,
-# student 256 ch -> teacher 256 ch) and the per-level MSE, summed over levels.
-# No published FitNet detection setting fits this loss. Weight 2.0 =
-# ReviewKD's for this pair (../reviewkd): HCL's per-level loss is a
-# weighted mean of MSEs, on the same scale as this one, so FitNet is
-# ReviewKD without the ABF fusion and the HCL pyramid.
-_base_ = '../_base_/roi-distill_r50-mbv2_fpn_coco.py'
+# FitNet: 1x1 adapter + MSE on each FPN level;
+# R50-FPN -> MobileNetV2-FPN on COCO.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = ['../_base_/pairs/r50-mbv2_fpn_coco.py', '../_base_/losses/fitnet.py']
 model = dict(
-    feature_losses=dict(
-        loss_fitnet=dict(
-            type='FeatureMSELoss',
-            loss_weight=2.0,
-            connector=dict(
-                type='ConvAdapter',
-                in_channels=256,
-                out_channels=256,
-                num_levels=5))))
+    feature_losses=_base_.pop('feature_losses_by_pair')['r50-mbv2_fpn_coco'])

@@ -1,17 +1,7 @@
-# FitNet (Romero et al. 2015) on FPN outputs: a 1x1 conv per level (p2-p6,
-# student 32 ch -> teacher 64 ch) and the per-level MSE, summed over levels.
-# No published FitNet detection setting fits this loss. Weight 1.2 =
-# ReviewKD's for this pair (../reviewkd): HCL's per-level loss is a
-# weighted mean of MSEs, on the same scale as this one, so FitNet is
-# ReviewKD without the ABF fusion and the HCL pyramid.
-_base_ = '../_base_/roi-distill_shapes.py'
-model = dict(
-    feature_losses=dict(
-        loss_fitnet=dict(
-            type='FeatureMSELoss',
-            loss_weight=1.2,
-            connector=dict(
-                type='ConvAdapter',
-                in_channels=32,
-                out_channels=64,
-                num_levels=5))))
+# FitNet: 1x1 adapter + MSE on each FPN level;
+# shapes ResNet-34/32-wide -> ResNet-18/16-wide.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = ['../_base_/pairs/shapes.py', '../_base_/losses/fitnet.py']
+model = dict(feature_losses=_base_.pop('feature_losses_by_pair')['shapes'])

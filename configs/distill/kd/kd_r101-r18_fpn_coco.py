@@ -1,3 +1,6 @@
-# Hinton KD on the RoI classification logits.
-_base_ = '../_base_/roi-distill_r101-r18_fpn_coco.py'
-model = dict(logit_losses=dict(loss_kd_cls={{_base_.kd_loss}}))
+# Hinton KD on the RoI classification logits; R101-FPN -> R18-FPN on COCO.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = ['../_base_/pairs/r101-r18_fpn_coco.py', '../_base_/losses/kd.py']
+model = dict(logit_losses=_base_.pop('logit_losses'))

@@ -1,5 +1,13 @@
-# LumiNet + ReviewKD ("Ours*" in the LumiNet paper): the ReviewKD feature loss
-# of ../reviewkd/reviewkd_r50-mbv2_fpn_coco.py plus the LumiNet logit loss on the RoI
-# logits.
-_base_ = '../reviewkd/reviewkd_r50-mbv2_fpn_coco.py'
-model = dict(logit_losses=dict(loss_kd_cls={{_base_.luminet_loss}}))
+# LumiNet + ReviewKD ("Ours*" in the LumiNet paper);
+# R50-FPN -> MobileNetV2-FPN on COCO.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = [
+    '../_base_/pairs/r50-mbv2_fpn_coco.py',
+    '../_base_/losses/luminet.py',
+    '../_base_/losses/reviewkd.py'
+]
+model = dict(
+    logit_losses=_base_.pop('logit_losses'),
+    feature_losses=_base_.pop('feature_losses_by_pair')['r50-mbv2_fpn_coco'])

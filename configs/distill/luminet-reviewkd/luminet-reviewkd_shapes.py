@@ -1,5 +1,13 @@
-# LumiNet + ReviewKD ("Ours*" in the LumiNet paper): the ReviewKD feature loss
-# of ../reviewkd/reviewkd_shapes.py plus the LumiNet logit loss on the RoI
-# logits.
-_base_ = '../reviewkd/reviewkd_shapes.py'
-model = dict(logit_losses=dict(loss_kd_cls={{_base_.luminet_loss}}))
+# LumiNet + ReviewKD ("Ours*" in the LumiNet paper);
+# shapes ResNet-34/32-wide -> ResNet-18/16-wide.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = [
+    '../_base_/pairs/shapes.py',
+    '../_base_/losses/luminet.py',
+    '../_base_/losses/reviewkd.py'
+]
+model = dict(
+    logit_losses=_base_.pop('logit_losses'),
+    feature_losses=_base_.pop('feature_losses_by_pair')['shapes'])

@@ -1,3 +1,7 @@
-# LumiNet: KD on perception-normalized RoI logits.
-_base_ = '../_base_/roi-distill_shapes.py'
-model = dict(logit_losses=dict(loss_kd_cls={{_base_.luminet_loss}}))
+# LumiNet: KD on perception-normalized RoI logits;
+# shapes ResNet-34/32-wide -> ResNet-18/16-wide.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = ['../_base_/pairs/shapes.py', '../_base_/losses/luminet.py']
+model = dict(logit_losses=_base_.pop('logit_losses'))

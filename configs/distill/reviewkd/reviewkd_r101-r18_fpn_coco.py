@@ -1,14 +1,11 @@
-# ReviewKD (Chen et al. 2021): ABF connector on the student's FPN outputs
-# (p2-p6) and HCL against the teacher's, weight 1.2 (their R101->R18 setting).
-_base_ = '../_base_/roi-distill_r101-r18_fpn_coco.py'
+# ReviewKD: ABF connector + HCL on the FPN outputs;
+# R101-FPN -> R18-FPN on COCO.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = [
+    '../_base_/pairs/r101-r18_fpn_coco.py',
+    '../_base_/losses/reviewkd.py'
+]
 model = dict(
-    feature_losses=dict(
-        loss_reviewkd=dict(
-            type='HCLLoss',
-            loss_weight=1.2,
-            connector=dict(
-                type='ABFConnector',
-                in_channels=256,
-                out_channels=256,
-                mid_channels=256,
-                num_levels=5))))
+    feature_losses=_base_.pop('feature_losses_by_pair')['r101-r18_fpn_coco'])

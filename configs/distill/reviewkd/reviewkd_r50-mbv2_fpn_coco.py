@@ -1,15 +1,11 @@
-# ReviewKD (Chen et al. 2021): ABF connector on the student's FPN outputs
-# (p2-p6) and HCL against the teacher's, weight 2.0 (their R50->MobileNetV2
-# setting).
-_base_ = '../_base_/roi-distill_r50-mbv2_fpn_coco.py'
+# ReviewKD: ABF connector + HCL on the FPN outputs;
+# R50-FPN -> MobileNetV2-FPN on COCO.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = [
+    '../_base_/pairs/r50-mbv2_fpn_coco.py',
+    '../_base_/losses/reviewkd.py'
+]
 model = dict(
-    feature_losses=dict(
-        loss_reviewkd=dict(
-            type='HCLLoss',
-            loss_weight=2.0,
-            connector=dict(
-                type='ABFConnector',
-                in_channels=256,
-                out_channels=256,
-                mid_channels=256,
-                num_levels=5))))
+    feature_losses=_base_.pop('feature_losses_by_pair')['r50-mbv2_fpn_coco'])

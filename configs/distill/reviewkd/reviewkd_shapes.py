@@ -1,17 +1,7 @@
-# ReviewKD (Chen et al. 2021): ABF connector on the student's FPN outputs
-# (p2-p6, 32 ch) to the teacher's (64 ch), HCL between them. Weight 1.2:
-# like R101->R18, this pair is a deeper/wider ResNet teaching a ResNet-18
-# (same family, no architecture change as for MobileNetV2, which got 2.0).
-# mid_channels = the teacher's FPN width, as ReviewKD's 256 on COCO.
-_base_ = '../_base_/roi-distill_shapes.py'
-model = dict(
-    feature_losses=dict(
-        loss_reviewkd=dict(
-            type='HCLLoss',
-            loss_weight=1.2,
-            connector=dict(
-                type='ABFConnector',
-                in_channels=32,
-                out_channels=64,
-                mid_channels=64,
-                num_levels=5))))
+# ReviewKD: ABF connector + HCL on the FPN outputs;
+# shapes ResNet-34/32-wide -> ResNet-18/16-wide.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = ['../_base_/pairs/shapes.py', '../_base_/losses/reviewkd.py']
+model = dict(feature_losses=_base_.pop('feature_losses_by_pair')['shapes'])

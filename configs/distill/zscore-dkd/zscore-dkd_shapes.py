@@ -1,3 +1,7 @@
-# DKD on Z-score (logit-standardized) RoI logits.
-_base_ = '../_base_/roi-distill_shapes.py'
-model = dict(logit_losses=dict(loss_dkd_cls={{_base_.zscore_dkd_loss}}))
+# DKD on Z-score (logit-standardized) RoI logits;
+# shapes ResNet-34/32-wide -> ResNet-18/16-wide.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = ['../_base_/pairs/shapes.py', '../_base_/losses/zscore-dkd.py']
+model = dict(logit_losses=_base_.pop('logit_losses'))

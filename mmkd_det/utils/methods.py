@@ -1,0 +1,193 @@
+"""The distillation methods and teacher/student pairs this repository ships.
+
+The one list of them: ``tools/quickstart.py``, the comparison tools and the
+tests read it, and a test checks it against ``configs/distill`` both ways
+(every registered leaf exists, every leaf is registered). A distillation
+config ("leaf") is ``configs/distill/<method>/<method>_<pair>.py``; it
+inherits the pair base ``configs/distill/_base_/pairs/<pair>.py`` and the
+method's loss fragments ``configs/distill/_base_/losses/<fragment>.py``
+(README, "Configs").
+
+Paths are relative to the ``configs`` folder of the checkout this package is
+imported from (:data:`CONFIG_ROOT`); the configs are not installed with the
+package.
+"""
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG_ROOT = osp.join(REPO_ROOT, 'configs')
+LEAF_PATTERN = 'distill/{method}/{method}_{pair}.py'
+PAIR_BASE_PATTERN = 'distill/_base_/pairs/{pair}.py'
+FRAGMENT_PATTERN = 'distill/_base_/losses/{fragment}.py'
+KINDS = ('logit', 'feature', 'logit+feature')
+
+
+@dataclass(frozen=True)
+class Method:
+    """A distillation method.
+
+    Attributes:
+        name (str): the leaf folder and file prefix, e.g. ``'zscore-kd'``.
+        kind (str): ``'logit'`` (RoI logit losses), ``'feature'`` (FPN
+            feature losses with a connector) or ``'logit+feature'``.
+        fragments (tuple[str]): loss fragments it combines, names of files
+            in ``configs/distill/_base_/losses`` without ``.py``.
+        description (str): one line for tables and ``--help``.
+    """
+    name: str
+    kind: str
+    fragments: Tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A teacher/student pair.
+
+    Attributes:
+        name (str): the leaf file suffix and pair base name, e.g.
+            ``'r101-r18_fpn_coco'``.
+        dataset (str): ``'coco'`` or ``'shapes'``.
+        teacher (str): the teacher's plain detector config, relative to
+            ``configs``.
+        student (str): the student's plain detector config, relative to
+            ``configs``; a distilled checkpoint evaluates with it.
+        description (str): one line for tables.
+    """
+    name: str
+    dataset: str
+    teacher: str
+    student: str
+    description: str
+
+
+METHODS: Dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            name='kd',
+            kind='logit',
+            fragments=('kd', ),
+            description='Hinton KD on the RoI logits'),
+        Method(
+            name='dkd',
+            kind='logit',
+            fragments=('dkd', ),
+            description='Decoupled KD on the RoI logits'),
+        Method(
+            name='luminet',
+            kind='logit',
+            fragments=('luminet', ),
+            description='LumiNet: KD on perception-normalized RoI logits'),
+        Method(
+            name='zscore-kd',
+            kind='logit',
+            fragments=('zscore-kd', ),
+            description='KD on Z-score (logit-standardized) RoI logits'),
+        Method(
+            name='zscore-dkd',
+            kind='logit',
+            fragments=('zscore-dkd', ),
+            description='DKD on Z-score (logit-standardized) RoI logits'),
+        Method(
+            name='ldrld',
+            kind='logit',
+            fragments=('ldrld', ),
+            description='LDRLD: local dense relational logit distillation'),
+        Method(
+            name='fitnet',
+            kind='feature',
+            fragments=('fitnet', ),
+            description='FitNet: 1x1 adapter + MSE on each FPN level'),
+        Method(
+            name='reviewkd',
+            kind='feature',
+            fragments=('reviewkd', ),
+            description='ReviewKD: ABF connector + HCL on the FPN outputs'),
+        Method(
+            name='luminet-reviewkd',
+            kind='logit+feature',
+            fragments=('luminet', 'reviewkd'),
+            description='LumiNet + ReviewKD ("Ours*" in the LumiNet paper)'),
+    )
+}
+
+PAIRS: Dict[str, Pair] = {
+    p.name: p
+    for p in (
+        Pair(
+            name='r101-r18_fpn_coco',
+            dataset='coco',
+            teacher='detectors/faster-rcnn_r101_fpn_ms-180k_coco.py',
+            student='detectors/faster-rcnn_r18_fpn_ms-180k_coco.py',
+            description='Faster R-CNN R101-FPN -> R18-FPN, COCO, 180k iters'),
+        Pair(
+            name='r50-mbv2_fpn_coco',
+            dataset='coco',
+            teacher='detectors/faster-rcnn_r50_fpn_ms-180k_coco.py',
+            student='detectors/faster-rcnn_mobilenetv2_fpn_ms-180k_coco.py',
+            description='Faster R-CNN R50-FPN -> MobileNetV2-FPN, COCO, '
+            '180k iters'),
+        Pair(
+            name='shapes',
+            dataset='shapes',
+            teacher='detectors/faster-rcnn_r34-w32_fpn_shapes.py',
+            student='detectors/faster-rcnn_r18-w16_fpn_shapes.py',
+            description='Faster R-CNN ResNet-34/32-wide -> ResNet-18/16-wide, '
+            'shapes'),
+    )
+}
+
+
+def _lookup(table: dict, name: str, what: str):
+    if name not in table:
+        raise KeyError(f'unknown {what} {name!r}; registered: '
+                       f'{", ".join(table)} (mmkd_det/utils/methods.py)')
+    return table[name]
+
+
+def leaf_config(method: str, pair: str,
+                config_root: str = CONFIG_ROOT) -> str:
+    """Path of the distillation config of ``method`` on ``pair``.
+
+    Args:
+        method (str): a key of :data:`METHODS`.
+        pair (str): a key of :data:`PAIRS`.
+        config_root (str): the ``configs`` folder.
+
+    Returns:
+        str: ``<config_root>/distill/<method>/<method>_<pair>.py``.
+
+    Raises:
+        KeyError: the method or the pair is not registered.
+    """
+    _lookup(METHODS, method, 'method')
+    _lookup(PAIRS, pair, 'pair')
+    return osp.join(config_root,
+                    LEAF_PATTERN.format(method=method, pair=pair))
+
+
+def pair_base_config(pair: str, config_root: str = CONFIG_ROOT) -> str:
+    """Path of the pair base config (teacher, student, optimizer)."""
+    _lookup(PAIRS, pair, 'pair')
+    return osp.join(config_root, PAIR_BASE_PATTERN.format(pair=pair))
+
+
+def fragment_configs(method: str,
+                     config_root: str = CONFIG_ROOT) -> Tuple[str, ...]:
+    """Paths of the loss fragments ``method`` combines, in leaf order."""
+    return tuple(
+        osp.join(config_root, FRAGMENT_PATTERN.format(fragment=f))
+        for f in _lookup(METHODS, method, 'method').fragments)
+
+
+def teacher_config(pair: str, config_root: str = CONFIG_ROOT) -> str:
+    """Path of the pair's plain teacher detector config."""
+    return osp.join(config_root, _lookup(PAIRS, pair, 'pair').teacher)
+
+
+def student_config(pair: str, config_root: str = CONFIG_ROOT) -> str:
+    """Path of the pair's plain student detector config."""
+    return osp.join(config_root, _lookup(PAIRS, pair, 'pair').student)
