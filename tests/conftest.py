@@ -25,6 +25,8 @@ CONFIGS = osp.join(REPO_ROOT, 'configs')
 TOOLS = osp.join(REPO_ROOT, 'tools')
 TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
                           'faster-rcnn_r34-w32_fpn_shapes.py')
+CASCADE_TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
+                                  'cascade-rcnn_r34-w32_fpn_shapes.py')
 STUDENT_CONFIG = osp.join(CONFIGS, 'detectors',
                           'faster-rcnn_r18-w16_fpn_shapes.py')
 
@@ -91,14 +93,28 @@ def tiny_config(path: str, data_root: str, work_dir: str, max_iters: int = 4,
     return cfg
 
 
+def save_random_detector(config: str, path: str, seed: int = 0) -> str:
+    """Build ``config``'s model with random weights and save it at ``path``
+    in a runner's checkpoint layout; return ``path``."""
+    cfg = Config.fromfile(config)
+    torch.manual_seed(seed)
+    detector = MODELS.build(cfg.model)
+    detector.init_weights()
+    torch.save({'meta': {'note': 'test teacher'},
+                'state_dict': detector.state_dict()}, path)
+    return path
+
+
 @pytest.fixture(scope='session')
 def teacher_checkpoint(tmp_path_factory):
     """A randomly initialised shapes teacher, saved as a runner saves it."""
-    cfg = Config.fromfile(TEACHER_CONFIG)
-    torch.manual_seed(0)
-    teacher = MODELS.build(cfg.model)
-    teacher.init_weights()
-    path = str(tmp_path_factory.mktemp('teacher') / 'teacher.pth')
-    torch.save({'meta': {'note': 'test teacher'},
-                'state_dict': teacher.state_dict()}, path)
-    return path
+    return save_random_detector(
+        TEACHER_CONFIG, str(tmp_path_factory.mktemp('teacher') / 'teacher.pth'))
+
+
+@pytest.fixture(scope='session')
+def cascade_teacher_checkpoint(tmp_path_factory):
+    """A randomly initialised shapes Cascade R-CNN teacher."""
+    return save_random_detector(
+        CASCADE_TEACHER_CONFIG,
+        str(tmp_path_factory.mktemp('teacher') / 'cascade_teacher.pth'))

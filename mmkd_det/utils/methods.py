@@ -131,12 +131,26 @@ PAIRS: Dict[str, Pair] = {
             description='Faster R-CNN R50-FPN -> MobileNetV2-FPN, COCO, '
             '180k iters'),
         Pair(
+            name='cascade-mask-x101-r50_fpn_coco',
+            dataset='coco',
+            teacher='detectors/cascade-mask-rcnn_x101-32x4d_fpn_ms-3x_coco.py',
+            student='detectors/faster-rcnn_r50_fpn_2x_coco.py',
+            description='Cascade Mask R-CNN X101-32x4d-FPN -> Faster R-CNN '
+            'R50-FPN, COCO, 2x (the FGD/MGD pair)'),
+        Pair(
             name='shapes',
             dataset='shapes',
             teacher='detectors/faster-rcnn_r34-w32_fpn_shapes.py',
             student='detectors/faster-rcnn_r18-w16_fpn_shapes.py',
             description='Faster R-CNN ResNet-34/32-wide -> ResNet-18/16-wide, '
             'shapes'),
+        Pair(
+            name='cascade_shapes',
+            dataset='shapes',
+            teacher='detectors/cascade-rcnn_r34-w32_fpn_shapes.py',
+            student='detectors/faster-rcnn_r18-w16_fpn_shapes.py',
+            description='Cascade R-CNN ResNet-34/32-wide -> Faster R-CNN '
+            'ResNet-18/16-wide, shapes'),
     )
 }
 

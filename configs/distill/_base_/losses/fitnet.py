@@ -40,4 +40,26 @@ feature_losses_by_pair = {
                 in_channels=32,
                 out_channels=64,
                 num_levels=5))),
+    # weight = ReviewKD's for the pair (1.0, see ./reviewkd.py)
+    'cascade-mask-x101-r50_fpn_coco':
+    dict(
+        loss_fitnet=dict(
+            type='FeatureMSELoss',
+            loss_weight=1.0,
+            connector=dict(
+                type='ConvAdapter',
+                in_channels=256,
+                out_channels=256,
+                num_levels=5))),
+    # student FPN 32 ch -> Cascade teacher FPN 64 ch
+    'cascade_shapes':
+    dict(
+        loss_fitnet=dict(
+            type='FeatureMSELoss',
+            loss_weight=1.2,
+            connector=dict(
+                type='ConvAdapter',
+                in_channels=32,
+                out_channels=64,
+                num_levels=5))),
 }

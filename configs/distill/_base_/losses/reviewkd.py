@@ -44,4 +44,31 @@ feature_losses_by_pair = {
                 out_channels=64,
                 mid_channels=64,
                 num_levels=5))),
+    # Faster R50 student of the Cascade Mask X101 teacher, both 256-ch FPNs.
+    # ReviewKD has no setting for this pair; weight 1.0 is their R101->R50
+    # one (the same student backbone).
+    'cascade-mask-x101-r50_fpn_coco':
+    dict(
+        loss_reviewkd=dict(
+            type='HCLLoss',
+            loss_weight=1.0,
+            connector=dict(
+                type='ABFConnector',
+                in_channels=256,
+                out_channels=256,
+                mid_channels=256,
+                num_levels=5))),
+    # the shapes student (32 ch) under the Cascade teacher (64 ch): the
+    # weight of the shapes Faster pair, whose student and FPNs are the same
+    'cascade_shapes':
+    dict(
+        loss_reviewkd=dict(
+            type='HCLLoss',
+            loss_weight=1.2,
+            connector=dict(
+                type='ABFConnector',
+                in_channels=32,
+                out_channels=64,
+                mid_channels=64,
+                num_levels=5))),
 }

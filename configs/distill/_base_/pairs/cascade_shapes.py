@@ -1,0 +1,19 @@
+# Pair base: shapes Cascade R-CNN ResNet-34/32-wide teacher -> the shapes
+# Faster R-CNN ResNet-18/16-wide student, the shapes twin of the literature's
+# heterogeneous pair (Cascade Mask R-CNN X101 -> Faster R-CNN R50). Everything
+# about the pair and nothing about a method (README, "Configs").
+# Train the teacher first, from the repository root:
+#   python tools/train.py configs/detectors/cascade-rcnn_r34-w32_fpn_shapes.py
+# which leaves the checkpoint named below; or pass your own with
+#   --cfg-options model.teacher.checkpoint=/path/to/teacher.pth
+_base_ = '../../../detectors/faster-rcnn_r18-w16_fpn_shapes.py'
+
+custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)
+model = dict(
+    type='RoIDistiller',
+    teacher=dict(
+        config='{{fileDirname}}/../../../detectors/'
+        'cascade-rcnn_r34-w32_fpn_shapes.py',
+        checkpoint='{{fileDirname}}/../../../../work_dirs/'
+        'cascade-rcnn_r34-w32_fpn_shapes/iter_700.pth'))
+optim_wrapper = dict(constructor='DistillOptimWrapperConstructor')

@@ -1,0 +1,13 @@
+# LumiNet + ReviewKD ("Ours*" in the LumiNet paper);
+# shapes Cascade R-CNN ResNet-34/32-wide -> Faster ResNet-18/16-wide.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = [
+    '../_base_/pairs/cascade_shapes.py',
+    '../_base_/losses/luminet.py',
+    '../_base_/losses/reviewkd.py'
+]
+model = dict(
+    logit_losses=_base_.pop('logit_losses'),
+    feature_losses=_base_.pop('feature_losses_by_pair')['cascade_shapes'])

@@ -1,0 +1,7 @@
+# LumiNet: KD on perception-normalized RoI logits;
+# shapes Cascade R-CNN ResNet-34/32-wide -> Faster ResNet-18/16-wide.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = ['../_base_/pairs/cascade_shapes.py', '../_base_/losses/luminet.py']
+model = dict(logit_losses=_base_.pop('logit_losses'))

@@ -1,0 +1,11 @@
+# ReviewKD: ABF connector + HCL on the FPN outputs;
+# Cascade Mask R-CNN X101-32x4d -> Faster R50-FPN (2x) on COCO.
+# The bases give the pair and the method's losses; the model takes the
+# losses with pop(), which leaves no copy at the top level (README,
+# "Configs").
+_base_ = [
+    '../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py',
+    '../_base_/losses/reviewkd.py'
+]
+model = dict(
+    feature_losses=_base_.pop('feature_losses_by_pair')['cascade-mask-x101-r50_fpn_coco'])
