@@ -28,12 +28,12 @@ from mmengine.model import revert_sync_batchnorm  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
-# Registers the custom datasets/models/losses into mmdet's registries and
-# allow-lists mmengine objects for torch.load(weights_only=True).
+# Registers the custom datasets/models/losses into mmdet's registries.
 import mmkd_det  # noqa: E402,F401
 from mmdet.registry import MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 from mmkd_det.engine import override_data_root  # noqa: E402
+from mmkd_det.utils import checkpoint_safe_globals  # noqa: E402
 from mmkd_det.analysis.calibration import (  # noqa: E402
     evaluate_calibration, gt_from_instances, reliability_diagram)
 
@@ -115,7 +115,8 @@ def main(argv=None):
 
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    with checkpoint_safe_globals():  # mmengine objects, weights_only load
+        load_checkpoint(model, args.checkpoint, map_location='cpu')
     if device == 'cpu':
         # SyncBN has no CPU kernel; plain BN is identical in eval mode.
         model = revert_sync_batchnorm(model)
