@@ -17,6 +17,7 @@ iterator draws its base seed from torch's generator), so a run resumed from a
 checkpoint at which the interrupted run also validated continues with the
 same numbers.
 """
+import logging
 import random
 from typing import List, Optional
 
@@ -81,7 +82,7 @@ def set_rng_state(state: dict) -> None:
             f'{torch.cuda.device_count() if torch.cuda.is_available() else 0}'
             '. CUDA random numbers are not restored.',
             logger='current',
-            level='WARNING')
+            level=logging.WARNING)
         return
     torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
 
@@ -180,7 +181,7 @@ class RNGStateHook(Hook):
                 'CheckpointHook\'s schedule; only rank 0\'s random states '
                 'are stored, and a resume from it is not exact.',
                 logger='current',
-                level='WARNING')
+                level=logging.WARNING)
             states = [get_rng_state()]
         checkpoint[CHECKPOINT_KEY] = dict(
             world_size=world_size, states=list(states))
@@ -207,7 +208,7 @@ class RNGStateHook(Hook):
                 'seeded generators, so it will not repeat the interrupted '
                 'run bit for bit.',
                 logger='current',
-                level='WARNING')
+                level=logging.WARNING)
             return
         if saved['world_size'] != world_size or rank >= len(saved['states']):
             print_log(
@@ -215,7 +216,7 @@ class RNGStateHook(Hook):
                 f'{len(saved["states"])} of {saved["world_size"]} rank(s); '
                 f'this run has {world_size}. Random states are not restored.',
                 logger='current',
-                level='WARNING')
+                level=logging.WARNING)
             return
         seed = checkpoint.get('meta', {}).get('seed')
         if seed is not None and seed != runner.seed:
@@ -224,7 +225,7 @@ class RNGStateHook(Hook):
                 f'seeded its dataloader workers with {runner.seed}: set '
                 f'`randomness=dict(seed={seed})` for an exact resume.',
                 logger='current',
-                level='WARNING')
+                level=logging.WARNING)
         self._resumed = saved['states'][rank]
 
     def before_train(self, runner) -> None:

@@ -68,7 +68,7 @@ def check_resume_checkpoint(path: str) -> dict:
     except Exception as err:  # truncated, corrupted, or not a checkpoint
         raise RuntimeError(
             f'Cannot resume from {path}: it is unreadable '
-            f'({type(err).__name__}: {str(err).splitlines()[0][:200]}), e.g. '
+            f'({type(err).__name__}: {str(err).split(". ")[0][:200]}), e.g. '
             'truncated by a job killed while saving. The file was left as it '
             f'is. {fix}') from err
     missing = [
