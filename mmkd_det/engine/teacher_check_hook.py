@@ -17,6 +17,7 @@ import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
+from mmengine.structures import BaseDataElement
 from torch.utils.data import DataLoader, Subset
 
 from mmdet.registry import HOOKS, METRICS
@@ -113,7 +114,13 @@ def evaluate_teacher(teacher: nn.Module, runner, num_images: int) -> float:
         collate_fn=loader.collate_fn)
     with torch.no_grad():
         for batch in subset:
-            metric.process(batch, teacher.test_step(batch))
+            # as mmengine's Evaluator.process hands them to the metrics
+            outputs = [
+                sample.to_dict()
+                if isinstance(sample, BaseDataElement) else sample
+                for sample in teacher.test_step(batch)
+            ]
+            metric.process(batch, outputs)
     return float(metric.compute_metrics(metric.results).get('bbox_mAP', 0.0))
 
 
@@ -163,6 +170,14 @@ class TeacherCheckHook(Hook):
         return settings
 
     def before_train(self, runner) -> None:
+        # the pre-flight must not change the training's random stream
+        state = get_rng_state()
+        try:
+            self._check(runner)
+        finally:
+            set_rng_state(state)
+
+    def _check(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         teacher = getattr(model, 'teacher', None)
@@ -179,12 +194,7 @@ class TeacherCheckHook(Hook):
                                   'classes'], checkpoint)
         if settings['num_images'] == 0:
             return
-        # the evaluation must not change the training's random stream
-        state = get_rng_state()
-        try:
-            ap = evaluate_teacher(teacher, runner, int(settings['num_images']))
-        finally:
-            set_rng_state(state)
+        ap = evaluate_teacher(teacher, runner, int(settings['num_images']))
         print_log(
             f'Teacher pre-flight: bbox AP {ap:.3f} on the first '
             f'{settings["num_images"]} validation images ({checkpoint}).',
