@@ -77,3 +77,24 @@ def teacher_checkpoint(tmp_path_factory):
     torch.save({'meta': {'note': 'test teacher'},
                 'state_dict': teacher.state_dict()}, path)
     return path
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    """Messages passed to ``print_log`` by mmkd_det's engine modules.
+
+    MMEngine's logger writes to the stream that was ``sys.stdout`` when it
+    was created, which pytest's capture may not see; this records the
+    messages themselves (and still logs them).
+    """
+    from mmkd_det.engine import rng_state_hook, teacher_check_hook
+    messages = []
+    for module in (rng_state_hook, teacher_check_hook):
+        real = module.print_log
+
+        def record(msg, *args, _real=real, **kwargs):
+            messages.append(str(msg))
+            return _real(msg, *args, **kwargs)
+
+        monkeypatch.setattr(module, 'print_log', record)
+    return messages
