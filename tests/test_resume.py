@@ -41,7 +41,10 @@ def _train(cfg, resume_from=None):
         cfg.load_from = resume_from
     runner = Runner.from_cfg(cfg)
     runner.train()
-    return {k: v.detach().clone() for k, v in runner.model.state_dict().items()}
+    return {
+        k: v.detach().clone()
+        for k, v in runner.model.state_dict().items()
+    }
 
 
 def max_abs_diff(a: dict, b: dict) -> float:
@@ -254,3 +257,37 @@ def test_resume_is_bit_exact_through_train_tools(tool, options, shapes_root,
           f'iterations vs 2 + --resume: max |dw| = {diff} over '
           f'{len(straight["state_dict"])} tensors')
     assert diff == 0.0
+
+
+def test_rng_hook_does_not_restore_foreign_states(logged):
+    """States from another world size, a load without resume and CUDA states
+    on a machine without CUDA are not restored, each with a warning."""
+    from types import SimpleNamespace
+
+    from mmkd_det.engine import RNGStateHook
+    state = get_rng_state()
+    runner = SimpleNamespace(_resume=True, seed=0)
+
+    hook = RNGStateHook()
+    hook.after_load_checkpoint(runner, {
+        'meta': {'seed': 0},
+        CHECKPOINT_KEY: dict(world_size=2, states=[state, state])})
+    assert hook._resumed is None
+    assert 'this run has 1. Random states are not restored' in logged[-1]
+
+    hook.after_load_checkpoint(SimpleNamespace(_resume=False, seed=0), {
+        'meta': {}, CHECKPOINT_KEY: dict(world_size=1, states=[state])})
+    assert hook._resumed is None  # load_from without resume: a new stream
+
+    hook.after_load_checkpoint(runner, {
+        'meta': {'seed': 7}, CHECKPOINT_KEY: dict(world_size=1,
+                                                  states=[state])})
+    assert hook._resumed is state
+    assert 'trained with seed 7' in logged[-1]
+    assert 'randomness=dict(seed=7)' in logged[-1]
+
+    if not torch.cuda.is_available():
+        torch.rand(5)  # move the CPU generator on
+        set_rng_state(dict(state, cuda=[torch.zeros(16, dtype=torch.uint8)]))
+        assert 'CUDA random numbers are not restored' in logged[-1]
+        assert torch.equal(torch.get_rng_state(), state['torch'])

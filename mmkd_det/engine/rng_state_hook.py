@@ -147,11 +147,15 @@ class RNGStateHook(Hook):
     # ------------------------------------------------------------- saving
     @staticmethod
     def _checkpoint_due(runner) -> bool:
+        """Whether a CheckpointHook saves after this training iteration
+        (its own condition, ``CheckpointHook.after_train_iter``)."""
         for hook in runner.hooks:
-            if isinstance(hook, CheckpointHook) and not hook.by_epoch and (
-                    hook.every_n_train_iters(runner, hook.interval,
-                                             hook.save_begin) or
-                (hook.save_last and hook.is_last_train_iter(runner))):
+            if not isinstance(hook, CheckpointHook) or hook.by_epoch:
+                continue
+            if hook.every_n_train_iters(runner, hook.interval,
+                                        hook.save_begin):
+                return True
+            if hook.save_last and hook.is_last_train_iter(runner):
                 return True
         return False
 
