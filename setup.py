@@ -21,10 +21,13 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
     python_requires='>=3.8',
-    # torch is not pinned: GPU users bring the build matching their CUDA.
+    # The versions `make test` runs with: torch 2.13.0, mmengine 0.10.7,
+    # mmcv 2.1.0 (built against that torch), mmdet 3.3.0. Nothing older was
+    # tested (an older torch needs its own mmcv build); GPU users install the
+    # torch 2.13 build matching their CUDA first.
     install_requires=[
-        'torch>=1.8',
-        'mmengine>=0.10.0,<0.11.0',
+        'torch>=2.13,<2.14',
+        'mmengine>=0.10.7,<0.11.0',
         'mmcv>=2.1.0,<2.2.0',
         'mmdet>=3.3.0,<3.4.0',
         'pycocotools',

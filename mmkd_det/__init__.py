@@ -1,13 +1,14 @@
 """mmkd_det: knowledge distillation of two-stage detectors for MMDetection 3.x.
 
-Importing the package registers its datasets, models, losses, connectors and
-engine components into mmdet's registries, and allow-lists mmengine's own
-checkpoint objects for ``torch.load(weights_only=True)``.
+Importing the package registers its datasets, models, losses, connectors,
+engine components and hooks into mmdet's registries. It does not touch
+torch's process-wide state: mmengine's checkpoint objects are allow-listed
+for ``torch.load(weights_only=True)`` only inside
+:func:`~mmkd_det.utils.checkpoint_safe_globals` (used by the tools, the
+teacher build and the ``SafeCheckpointLoadHook``).
 """
 from .version import __version__
-from .utils.checkpoint_safety import register_safe_checkpoint_globals
 from . import datasets, engine, models  # noqa: F401  (registration)
+from .utils.checkpoint_safety import checkpoint_safe_globals
 
-register_safe_checkpoint_globals()
-
-__all__ = ['__version__', 'register_safe_checkpoint_globals']
+__all__ = ['__version__', 'checkpoint_safe_globals']

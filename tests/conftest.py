@@ -89,6 +89,8 @@ def tiny_config(path: str, data_root: str, work_dir: str, max_iters: int = 4,
     cfg.default_hooks.checkpoint.interval = max_iters
     # keep all (None breaks CheckpointHook)
     cfg.default_hooks.checkpoint.max_keep_ckpts = -1
+    if cfg.get('teacher_check'):  # the fixture teacher is untrained (AP 0)
+        cfg.teacher_check.num_images = 0
     cfg.merge_from_dict(options)
     return cfg
 
@@ -118,3 +120,24 @@ def cascade_teacher_checkpoint(tmp_path_factory):
     return save_random_detector(
         CASCADE_TEACHER_CONFIG,
         str(tmp_path_factory.mktemp('teacher') / 'cascade_teacher.pth'))
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    """Messages passed to ``print_log`` by mmkd_det's engine modules.
+
+    MMEngine's logger writes to the stream that was ``sys.stdout`` when it
+    was created, which pytest's capture may not see; this records the
+    messages themselves (and still logs them).
+    """
+    from mmkd_det.engine import rng_state_hook, teacher_check_hook
+    messages = []
+    for module in (rng_state_hook, teacher_check_hook):
+        real = module.print_log
+
+        def record(msg, *args, _real=real, **kwargs):
+            messages.append(str(msg))
+            return _real(msg, *args, **kwargs)
+
+        monkeypatch.setattr(module, 'print_log', record)
+    return messages

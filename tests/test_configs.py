@@ -89,10 +89,17 @@ def test_pair_base_is_its_registered_pair_and_no_method(pair):
     assert base.custom_imports.imports == ['mmkd_det']
     assert 'logit_losses' not in base.model
     assert 'feature_losses' not in base.model
+    # the pre-flight and exact-resume hooks, plus the student's own hooks
+    hooks = [h['type'] for h in base.custom_hooks]
+    assert hooks == ['SafeCheckpointLoadHook', 'RNGStateHook',
+                     'TeacherCheckHook']
+    assert all(h in base.custom_hooks for h in student.get('custom_hooks', []))
+    assert base.teacher_check.num_images > 0
     # everything else is the student's, untouched
-    assert set(base.keys()) == set(student.keys()) | {'custom_imports'}
+    assert set(base.keys()) == set(student.keys()) | {
+        'custom_imports', 'custom_hooks', 'teacher_check'}
     for key in student.keys():
-        if key not in ('model', 'optim_wrapper'):
+        if key not in ('model', 'optim_wrapper', 'custom_hooks'):
             assert base[key] == student[key], key
     for key, value in student.model.items():
         if key != 'type':

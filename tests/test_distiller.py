@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from conftest import CONFIGS, STUDENT_CONFIG, TEACHER_CONFIG, tiny_config
+from mmkd_det.utils import checkpoint_safe_globals
 
 LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
 
@@ -269,7 +270,8 @@ def test_distill_checkpoint_evaluates_with_student_config(
     cfg.model.teacher.checkpoint = teacher_checkpoint
     Runner.from_cfg(cfg).train()
     checkpoint = tmp_path / 'distill' / 'iter_2.pth'
-    saved = torch.load(checkpoint)
+    with checkpoint_safe_globals():  # mmengine's message hub
+        saved = torch.load(checkpoint)
     assert not any(k.startswith('teacher.') for k in saved['state_dict'])
 
     test_cfg = tiny_config(STUDENT_CONFIG, shapes_root, str(tmp_path / 'test'))

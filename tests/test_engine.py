@@ -5,10 +5,13 @@ teacher-free optimizer constructor.
 Everything runs in-process; the one training run is 2 + 1 iterations of the
 tiny shapes student. The real multi-process path is in ``test_tools.py``.
 """
+import contextlib
 import copy
 import os
 import os.path as osp
 import pickle
+import subprocess
+import sys
 import uuid
 from collections import OrderedDict
 
@@ -23,10 +26,11 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.runner import Runner
 
-import mmkd_det  # noqa: F401  (registers modules and checkpoint globals)
-from conftest import CONFIGS, STUDENT_CONFIG, free_port, tiny_config
+import mmkd_det  # noqa: F401  (registers modules)
+from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG, free_port, tiny_config
 from mmkd_det.engine import (DistillOptimWrapperConstructor,
                              override_data_root, setup_cpu_distributed)
+from mmkd_det.utils import checkpoint_safe_globals
 from mmkd_det.utils.checkpoint_safety import history_buffer_getattr
 
 COCO_CONFIG = osp.join(CONFIGS, 'detectors',
@@ -75,7 +79,8 @@ def test_resume_restores_iter_optimizer_and_weights(resume_checkpoint,
                                                     shapes_root, tmp_path,
                                                     monkeypatch):
     monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
-    saved = torch.load(resume_checkpoint)  # weights_only default (True)
+    with checkpoint_safe_globals():
+        saved = torch.load(resume_checkpoint)  # weights_only default (True)
     assert saved['meta']['iter'] == 2
     assert saved['optimizer']['state'], 'SGD momentum buffers expected'
 
@@ -122,21 +127,51 @@ def test_resume_restores_iter_optimizer_and_weights(resume_checkpoint,
 
 def test_resume_checkpoint_needs_the_allow_list(resume_checkpoint):
     """The checkpoint loads with weights_only=True because of the allow-list
-    alone: without it torch refuses mmengine's message hub."""
-    checkpoint = torch.load(resume_checkpoint, weights_only=True)
+    alone: outside the context torch refuses mmengine's message hub."""
+    with checkpoint_safe_globals():
+        checkpoint = torch.load(resume_checkpoint, weights_only=True)
     buffers = checkpoint['message_hub']['log_scalars']
     assert buffers and all(
         isinstance(b, HistoryBuffer) for b in buffers.values())
     assert 'mean' in next(iter(buffers.values()))._statistics_methods
 
-    registered = torch.serialization.get_safe_globals()
-    torch.serialization.clear_safe_globals()
-    try:
-        with pytest.raises(pickle.UnpicklingError):
-            torch.load(resume_checkpoint)
-    finally:
-        torch.serialization.add_safe_globals(registered)
-    assert torch.load(resume_checkpoint)['meta']['iter'] == 2
+    before = set(torch.serialization.get_safe_globals())
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(resume_checkpoint)
+    with checkpoint_safe_globals():
+        assert torch.load(resume_checkpoint)['meta']['iter'] == 2
+    # left as found: the allow-list applies only inside the context
+    assert set(torch.serialization.get_safe_globals()) == before
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(resume_checkpoint)
+
+
+def test_import_leaves_torch_allow_list_alone():
+    """``import mmkd_det`` (e.g. through custom_imports) changes nothing for
+    code that does not load checkpoints."""
+    # (torch registers its own DTensor classes when mmengine imports them)
+    code = ('import torch, mmkd_det; '
+            'from mmkd_det.utils.checkpoint_safety import '
+            'safe_checkpoint_globals as ours; '
+            'now = torch.serialization.get_safe_globals(); '
+            'assert not [g for g in ours() if g in now], now; '
+            'print("unchanged")')
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    out = subprocess.run([sys.executable, '-c', code], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and 'unchanged' in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize('version, gated', [('2.5.1', False),
+                                            ('2.6.0', True),
+                                            ('2.13.0+cpu', True)])
+def test_allow_list_is_version_gated(version, gated, monkeypatch):
+    """torch < 2.6 loads with weights_only=False by default and lacks the
+    (callable, name) form of the allow-list: the context does nothing."""
+    monkeypatch.setattr(torch, '__version__', version)
+    context = checkpoint_safe_globals()
+    assert isinstance(context, torch.serialization.safe_globals) is gated
+    assert isinstance(context, contextlib.nullcontext) is not gated
 
 
 # --------------------------------------------------------------------------
@@ -180,8 +215,8 @@ def test_weights_only_still_refuses_other_globals(payload, tmp_path,
     path = str(tmp_path / 'evil.pth')
     torch.save({'state_dict': {'w': torch.zeros(2)}, 'x': payload}, path)
     _CALLS.clear()
-    with pytest.raises(pickle.UnpicklingError,
-                       match='Weights only load failed'):
+    with checkpoint_safe_globals(), pytest.raises(
+            pickle.UnpicklingError, match='Weights only load failed'):
         torch.load(path)
     assert _CALLS == []
 
@@ -193,7 +228,8 @@ def test_getattr_stand_in_resolves_statistics_methods(name, tmp_path):
     # as pickle protocol 2 stores them: builtins.getattr(HistoryBuffer, name)
     path = str(tmp_path / 'stat.pth')
     torch.save({'fn': getattr(HistoryBuffer, name)}, path)
-    assert torch.load(path)['fn'] is getattr(HistoryBuffer, name)
+    with checkpoint_safe_globals():
+        assert torch.load(path)['fn'] is getattr(HistoryBuffer, name)
 
 
 class _HistoryBufferChild(HistoryBuffer):
@@ -221,7 +257,8 @@ def test_getattr_stand_in_refuses_everything_else(obj, name):
 def test_weights_only_refuses_getattr_in_checkpoint(obj, name, tmp_path):
     path = str(tmp_path / 'getattr.pth')
     torch.save({'x': _GetattrPayload(obj, name)}, path)
-    with pytest.raises(pickle.UnpicklingError, match='Refusing getattr'):
+    with checkpoint_safe_globals(), pytest.raises(
+            pickle.UnpicklingError, match='Refusing getattr'):
         torch.load(path)
 
 

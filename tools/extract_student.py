@@ -51,8 +51,9 @@ def main():
     args = parser.parse_args()
     if not osp.isfile(args.input):
         raise SystemExit(f'Checkpoint not found: {args.input}')
-    import mmkd_det  # noqa: F401  (allow-lists MMEngine's checkpoint objects)
-    checkpoint = _load_checkpoint(args.input, map_location='cpu')
+    from mmkd_det.utils import checkpoint_safe_globals
+    with checkpoint_safe_globals():  # mmengine's message hub, numpy arrays
+        checkpoint = _load_checkpoint(args.input, map_location='cpu')
     student = extract_student(checkpoint)
     os.makedirs(osp.dirname(osp.abspath(args.output)), exist_ok=True)
     torch.save(student, args.output)

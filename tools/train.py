@@ -9,8 +9,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
+from mmengine.runner import find_latest_checkpoint  # noqa: E402
+
 from mmkd_det.engine import (add_common_args, build_runner,  # noqa: E402
-                             load_tool_config)
+                             check_resume_checkpoint, load_tool_config)
 
 
 def parse_args():
@@ -56,8 +58,29 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
+    if cfg.get('resume'):
+        seed_from_resume_checkpoint(cfg)
+
     runner = build_runner(cfg)
     runner.train()
+
+
+def seed_from_resume_checkpoint(cfg) -> None:
+    """Check the resume checkpoint; reuse its seed if the config has none.
+
+    Dataloader workers are seeded when the runner builds the train loop,
+    before MMEngine reads the checkpoint's seed, so a config without a seed
+    would give the resumed run's workers other seeds than the interrupted
+    run's.
+    """
+    path = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
+    if not path or '://' in path:
+        return
+    seed = check_resume_checkpoint(path).get('seed')
+    randomness = dict(cfg.get('randomness') or {})
+    if randomness.get('seed') is None and seed is not None:
+        randomness['seed'] = seed
+        cfg.randomness = randomness
 
 
 if __name__ == '__main__':

@@ -4,6 +4,12 @@
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 
 custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)
+# exact resume (random states in checkpoints) and weights_only-safe loading,
+# also under mmdet's own tools/train.py
+custom_hooks = [
+    dict(type='SafeCheckpointLoadHook'),
+    dict(type='RNGStateHook')
+]
 
 # Relative to the working directory, as mmdet's data/coco/; `make quickstart`
 # runs from the repository root. Use --data-root to point elsewhere.

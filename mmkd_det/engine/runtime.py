@@ -137,13 +137,38 @@ def load_tool_config(args) -> Config:
     return cfg
 
 
+def add_mmkd_hooks(cfg: Config) -> None:
+    """Add the hooks our tools rely on to ``cfg.custom_hooks`` if missing.
+
+    ``SafeCheckpointLoadHook`` (allow-list while the runner loads, readable
+    resume checkpoint) and ``RNGStateHook`` (exact resume) for every config,
+    ``TeacherCheckHook`` for distillers. Plain mmdet student configs thus
+    resume exactly through ``tools/train.py`` without naming our hooks.
+
+    Args:
+        cfg (Config): edited in place.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    present = {
+        str(hook.get('type')).split('.')[-1]
+        for hook in hooks if isinstance(hook, dict)
+    }
+    wanted = ['SafeCheckpointLoadHook', 'RNGStateHook']
+    if cfg.get('model', {}).get('type') == 'RoIDistiller':
+        wanted.append('TeacherCheckHook')
+    hooks += [dict(type=name) for name in wanted if name not in present]
+    cfg.custom_hooks = hooks
+
+
 def build_runner(cfg: Config):
-    """Build the config's runner, after the CPU-only distributed set-up."""
+    """Build the config's runner, after the CPU-only distributed set-up and
+    :func:`add_mmkd_hooks`."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from .distributed import setup_cpu_distributed
     setup_cpu_distributed(cfg)
+    add_mmkd_hooks(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -1,3 +1,3 @@
-from .checkpoint_safety import register_safe_checkpoint_globals
+from .checkpoint_safety import checkpoint_safe_globals
 
-__all__ = ['register_safe_checkpoint_globals']
+__all__ = ['checkpoint_safe_globals']

@@ -1,5 +1,9 @@
 """Let ``torch.load(weights_only=True)`` read MMEngine's own checkpoints.
 
+The allow-list is applied only around the loads that need it
+(:func:`checkpoint_safe_globals`, a context manager); importing mmkd_det
+changes nothing in torch's process-wide state.
+
 Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``. MMEngine
 0.10.7 loads checkpoints with that default, and its resume checkpoints hold the
 message hub (``HistoryBuffer`` objects backed by numpy arrays), so resuming
@@ -12,8 +16,9 @@ methods as ``getattr(HistoryBuffer, 'min')``; instead of allowing the builtin
 ``getattr``, the name ``builtins.getattr`` is mapped to
 :func:`history_buffer_getattr`, which resolves only those methods.
 """
+import contextlib
 import pickle
-from typing import List
+from typing import ContextManager, List
 
 import numpy as np
 import torch
@@ -69,12 +74,28 @@ def safe_checkpoint_globals() -> List[object]:
     return safe
 
 
-def register_safe_checkpoint_globals() -> None:
-    """Allow-list MMEngine's checkpoint globals for ``weights_only`` loading.
+# torch.load defaults to weights_only=True, and add_safe_globals accepts the
+# (callable, "module.name") form, from this version on.
+WEIGHTS_ONLY_DEFAULT_SINCE = (2, 6)
 
-    A no-op on torch versions without ``add_safe_globals`` (< 2.4), which load
-    with ``weights_only=False`` by default anyway. Calling it twice is harmless.
+
+def torch_version() -> tuple:
+    """The installed torch version as ``(major, minor)``."""
+    major, minor = torch.__version__.split('+')[0].split('.')[:2]
+    return int(major), int(''.join(c for c in minor if c.isdigit()) or 0)
+
+
+def checkpoint_safe_globals() -> ContextManager:
+    """Context in which ``torch.load`` may read MMEngine's checkpoints.
+
+    On torch >= 2.6 this is ``torch.serialization.safe_globals`` with
+    :func:`safe_checkpoint_globals`, which removes them again on exit, so
+    code outside the ``with`` block sees torch's own allow-list. Older torch
+    versions load with ``weights_only=False`` by default and get a no-op.
+
+    Returns:
+        ContextManager: use as ``with checkpoint_safe_globals(): ...``.
     """
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is not None:
-        add_safe_globals(safe_checkpoint_globals())
+    if torch_version() < WEIGHTS_ONLY_DEFAULT_SINCE:
+        return contextlib.nullcontext()
+    return torch.serialization.safe_globals(safe_checkpoint_globals())

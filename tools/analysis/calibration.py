@@ -25,9 +25,9 @@ from mmengine.model import revert_sync_batchnorm  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
+import mmkd_det  # noqa: E402,F401  (registers the package's modules)
 from mmdet.registry import MODELS  # noqa: E402
-# Importing mmkd_det registers its datasets/models/losses into mmdet's
-# registries and allow-lists mmengine objects for torch.load(weights_only).
+from mmkd_det.utils import checkpoint_safe_globals  # noqa: E402
 from mmkd_det.analysis.calibration import (  # noqa: E402
     evaluate_calibration, gt_from_instances, reliability_diagram)
 from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
@@ -100,7 +100,8 @@ def main(argv=None):
 
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    with checkpoint_safe_globals():  # mmengine objects, weights_only load
+        load_checkpoint(model, args.checkpoint, map_location='cpu')
     if device == 'cpu':
         # SyncBN has no CPU kernel; plain BN is identical in eval mode.
         model = revert_sync_batchnorm(model)

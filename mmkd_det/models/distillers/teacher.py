@@ -7,6 +7,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint
 from mmdet.registry import MODELS
+from ...utils.checkpoint_safety import checkpoint_safe_globals
+from .teacher_meta import Normalization, read_checkpoint_info
 
 _SCOPE_SEP = '::'
 
@@ -49,8 +51,38 @@ def _state_dict_of(checkpoint: dict) -> dict:
     }
 
 
+def check_teacher_normalization(model_cfg: dict, info,
+                                config: Union[str, dict]) -> None:
+    """Fail if the teacher config normalizes inputs unlike its training.
+
+    Args:
+        model_cfg (dict): the teacher's model config.
+        info (TeacherCheckpointInfo): what the checkpoint records.
+        config (str | dict): ``model.teacher.config``, for the message.
+    """
+    if info.normalization is None:
+        return
+    ours = Normalization.from_preprocessor(
+        dict(model_cfg.get('data_preprocessor') or {}))
+    if ours.matches(info.normalization):
+        return
+    name = config if isinstance(config, str) else 'the inline teacher config'
+    raise ValueError(
+        f'Teacher input normalization mismatch: the teacher config ({name}) '
+        f'normalizes with {ours}, but the teacher checkpoint '
+        f'{info.checkpoint} was trained with {info.normalization} (recorded '
+        'in its meta). The teacher would see differently scaled images. Set '
+        'model.data_preprocessor in the teacher config to the checkpoint\'s '
+        'values, or use the checkpoint trained with this config.')
+
+
 def build_teacher(config: Union[str, dict], checkpoint: str) -> nn.Module:
     """Build the teacher, load its weights strictly and freeze it.
+
+    What the checkpoint's ``meta`` records about the training data is kept
+    as ``teacher.checkpoint_info`` (:class:`TeacherCheckpointInfo`, used by
+    ``TeacherCheckHook`` for the class order); a recorded input
+    normalization that differs from the teacher config's is an error here.
 
     Args:
         config (str | dict): see :func:`load_model_config`.
@@ -75,12 +107,16 @@ def build_teacher(config: Union[str, dict], checkpoint: str) -> nn.Module:
             'model.teacher.checkpoint=/path/to/teacher.pth')
     teacher = MODELS.build(model_cfg)
     try:
-        state = _load_checkpoint(checkpoint, map_location='cpu')
+        with checkpoint_safe_globals():
+            state = _load_checkpoint(checkpoint, map_location='cpu')
     except Exception as err:  # any unreadable or corrupt file
         raise RuntimeError(
             f'Could not read the teacher checkpoint {checkpoint}: {err}. '
             'Check that it is a complete torch checkpoint of the teacher.'
         ) from err
+    info = read_checkpoint_info(
+        checkpoint, state.get('meta') if isinstance(state, dict) else None)
+    check_teacher_normalization(model_cfg, info, config)
     state_dict = _state_dict_of(state)
     result = teacher.load_state_dict(state_dict, strict=False)
     if result.missing_keys or result.unexpected_keys:
@@ -95,5 +131,6 @@ def build_teacher(config: Union[str, dict], checkpoint: str) -> nn.Module:
     # The weights are loaded: the runner's init_weights() must not reset them
     # (nor fetch the ImageNet weights named in the teacher's init_cfg).
     teacher._is_init = True
+    teacher.checkpoint_info = info
     print_log(f'Loaded teacher from {checkpoint}', logger='current')
     return teacher

@@ -20,3 +20,12 @@ model = dict(
         'cascade_mask_rcnn_x101_32x4d_fpn_mstrain_3x_coco_20210706_225234-'
         '40773067.pth'))
 optim_wrapper = dict(constructor='DistillOptimWrapperConstructor')
+# Exact resume, weights_only-safe loading, and the teacher pre-flight: class
+# order against COCO's and the teacher's AP on 300 val2017 images (the
+# model-zoo teachers reach ~0.4; teacher_check.num_images=0 skips it).
+custom_hooks = [
+    dict(type='SafeCheckpointLoadHook'),
+    dict(type='RNGStateHook'),
+    dict(type='TeacherCheckHook')
+]
+teacher_check = dict(num_images=300, min_ap=0.05)

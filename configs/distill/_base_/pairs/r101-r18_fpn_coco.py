@@ -22,3 +22,12 @@ model = dict(
         'faster_rcnn/faster_rcnn_r101_fpn_mstrain_3x_coco/'
         'faster_rcnn_r101_fpn_mstrain_3x_coco_20210524_110822-4d4d2ca8.pth'))
 optim_wrapper = dict(constructor='DistillOptimWrapperConstructor')
+# Exact resume, weights_only-safe loading, and the teacher pre-flight: class
+# order against COCO's and the teacher's AP on 300 val2017 images (the
+# model-zoo teachers reach ~0.4; teacher_check.num_images=0 skips it).
+custom_hooks = [
+    dict(type='SafeCheckpointLoadHook'),
+    dict(type='RNGStateHook'),
+    dict(type='TeacherCheckHook')
+]
+teacher_check = dict(num_images=300, min_ap=0.05)
