@@ -1,6 +1,5 @@
 """Install mmkd_det: ``pip install -e .`` (see README for the full set-up)."""
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 

@@ -7,8 +7,8 @@ for ``torch.load(weights_only=True)`` only inside
 :func:`~mmkd_det.utils.checkpoint_safe_globals` (used by the tools, the
 teacher build and the ``SafeCheckpointLoadHook``).
 """
-from .version import __version__
 from . import datasets, engine, models  # noqa: F401  (registration)
 from .utils.checkpoint_safety import checkpoint_safe_globals
+from .version import __version__
 
 __all__ = ['__version__', 'checkpoint_safe_globals']

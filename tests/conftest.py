@@ -12,11 +12,11 @@ import socket
 
 import pytest
 import torch
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 import mmkd_det  # noqa: F401  (registers the package's modules)
-from mmdet.registry import MODELS
-from mmdet.utils import register_all_modules
 from mmkd_det.datasets import generate_shapes_dataset
 from mmkd_det.engine import override_data_root
 
@@ -56,13 +56,21 @@ def shapes_root(tmp_path_factory):
     """A tiny shapes dataset: 8 training and 4 validation images of 96x96."""
     root = str(tmp_path_factory.mktemp('shapes'))
     generate_shapes_dataset(
-        root, seed=0, num_train=8, num_val=4, size=(96, 96),
+        root,
+        seed=0,
+        num_train=8,
+        num_val=4,
+        size=(96, 96),
         object_size=(10, 60))
     return root
 
 
-def tiny_config(path: str, data_root: str, work_dir: str, max_iters: int = 4,
-                val_interval: int = None, **options) -> Config:
+def tiny_config(path: str,
+                data_root: str,
+                work_dir: str,
+                max_iters: int = 4,
+                val_interval: int = None,
+                **options) -> Config:
     """Load ``path`` and shrink it to a few single-process CPU iterations.
 
     Args:
@@ -102,8 +110,13 @@ def save_random_detector(config: str, path: str, seed: int = 0) -> str:
     torch.manual_seed(seed)
     detector = MODELS.build(cfg.model)
     detector.init_weights()
-    torch.save({'meta': {'note': 'test teacher'},
-                'state_dict': detector.state_dict()}, path)
+    torch.save(
+        {
+            'meta': {
+                'note': 'test teacher'
+            },
+            'state_dict': detector.state_dict()
+        }, path)
     return path
 
 
@@ -111,7 +124,8 @@ def save_random_detector(config: str, path: str, seed: int = 0) -> str:
 def teacher_checkpoint(tmp_path_factory):
     """A randomly initialised shapes teacher, saved as a runner saves it."""
     return save_random_detector(
-        TEACHER_CONFIG, str(tmp_path_factory.mktemp('teacher') / 'teacher.pth'))
+        TEACHER_CONFIG,
+        str(tmp_path_factory.mktemp('teacher') / 'teacher.pth'))
 
 
 @pytest.fixture(scope='session')

@@ -8,7 +8,6 @@ import os.path as osp
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import CONFIGS, load_tool
 
 LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
@@ -25,18 +24,24 @@ def test_parse_size(tool):
 
 
 def _mem(peak, start):
-    return SimpleNamespace(method='test', peak_mb=peak, start_mb=start,
-                           delta_mb=peak - start)
+    return SimpleNamespace(
+        method='test', peak_mb=peak, start_mb=start, delta_mb=peak - start)
 
 
-@pytest.mark.parametrize('c_ms,feature,verdict', [
-    (157.0, False, 'PASS'),  # 157 / (100 + 50) = 1.047 <= 1.05
-    (159.0, False, 'ABOVE TARGET'),  # 1.060 > 1.05
-    (159.0, True, 'PASS'),  # feature losses: target 1.10
-])
+@pytest.mark.parametrize(
+    'c_ms,feature,verdict',
+    [
+        (157.0, False, 'PASS'),  # 157 / (100 + 50) = 1.047 <= 1.05
+        (159.0, False, 'ABOVE TARGET'),  # 1.060 > 1.05
+        (159.0, True, 'PASS'),  # feature losses: target 1.10
+    ])
 def test_format_report_ratio_and_verdict(tool, c_ms, feature, verdict):
-    times = {'a': [100.0, 90.0, 110.0], 'b': [50.0, 40.0, 60.0],
-             'c': [c_ms, c_ms - 30, c_ms + 30], 'd': [80.0, 70.0, 90.0]}
+    times = {
+        'a': [100.0, 90.0, 110.0],
+        'b': [50.0, 40.0, 60.0],
+        'c': [c_ms, c_ms - 30, c_ms + 30],
+        'd': [80.0, 70.0, 90.0]
+    }
     mem = {'a': _mem(300.0, 200.0), 'c': _mem(350.0, 200.0)}
     lines = tool.format_report(times, mem, feature)
     ratio = c_ms / 150.0
@@ -61,9 +66,10 @@ def test_format_report_ratio_and_verdict(tool, c_ms, feature, verdict):
 
 @pytest.mark.slow  # builds the distiller and runs every phase
 def test_benchmark_runs_tiny(tool):
-    args = tool.parse_args([LUMINET, '--random-teacher', '--batch', '1',
-                            '--size', '64x64', '--iters', '2', '--warmup',
-                            '1'])
+    args = tool.parse_args([
+        LUMINET, '--random-teacher', '--batch', '1', '--size', '64x64',
+        '--iters', '2', '--warmup', '1'
+    ])
     result = tool.run_benchmark(args)
     assert result['has_feature_losses'] is False  # LumiNet: logits only
     times = result['times']
@@ -80,10 +86,12 @@ def test_benchmark_runs_tiny(tool):
 @pytest.mark.slow
 def test_pairing_benchmark_times_every_pairing(capsys):
     pairings = load_tool('analysis/benchmark_pairings.py')
-    pairings.main(['--iters', '1', '--warmup', '0', '--size', '64x64',
-                   '--batch', '1'])
-    rows = [line for line in capsys.readouterr().out.splitlines()
-            if line.startswith('| ') and '<-' in line and 'ms' not in line]
+    pairings.main(
+        ['--iters', '1', '--warmup', '0', '--size', '64x64', '--batch', '1'])
+    rows = [
+        line for line in capsys.readouterr().out.splitlines()
+        if line.startswith('| ') and '<-' in line and 'ms' not in line
+    ]
     assert len(rows) == len(pairings.PAIRINGS) == 10
     assert rows[0].startswith('| faster <- faster |')
     assert rows[0].endswith('| 1.00 |')

@@ -44,8 +44,10 @@ def test_time_once_measures_milliseconds(clock):
 def test_time_interleaved_round_robin_drops_warmup(clock):
     order = []
     slow, fast = clock.work(5.0), clock.work(2.0)
-    fns = {'x': lambda: (order.append('x'), slow()),
-           'y': lambda: (order.append('y'), fast())}
+    fns = {
+        'x': lambda: (order.append('x'), slow()),
+        'y': lambda: (order.append('y'), fast())
+    }
     times = benchmark.time_interleaved(fns, iters=2, warmup=1)
     assert order == ['x', 'y'] * 3  # round robin, warm-up included
     assert list(times) == ['x', 'y']

@@ -7,8 +7,7 @@ from PIL import Image
 
 from mmkd_det.analysis.calibration import (box_iou, detection_ece,
                                            evaluate_calibration,
-                                           gt_from_instances,
-                                           match_detections,
+                                           gt_from_instances, match_detections,
                                            reliability_diagram)
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
@@ -16,11 +15,13 @@ PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 def _image(pred_bboxes, pred_scores, pred_labels, gt_bboxes, gt_labels,
            **extra):
-    return dict(pred_bboxes=np.array(pred_bboxes, dtype=float),
-                pred_scores=np.array(pred_scores, dtype=float),
-                pred_labels=np.array(pred_labels),
-                gt_bboxes=np.array(gt_bboxes, dtype=float),
-                gt_labels=np.array(gt_labels), **extra)
+    return dict(
+        pred_bboxes=np.array(pred_bboxes, dtype=float),
+        pred_scores=np.array(pred_scores, dtype=float),
+        pred_labels=np.array(pred_labels),
+        gt_bboxes=np.array(gt_bboxes, dtype=float),
+        gt_labels=np.array(gt_labels),
+        **extra)
 
 
 @pytest.fixture
@@ -38,11 +39,11 @@ def hand_case():
     gt = [[10, 10, 50, 50]]
     return [
         # The 0.35 detection is far from the GT: a false positive.
-        _image([[10, 10, 50, 50], [100, 100, 120, 120]], [0.95, 0.35],
-               [0, 0], gt, [0]),
+        _image([[10, 10, 50, 50], [100, 100, 120, 120]], [0.95, 0.35], [0, 0],
+               gt, [0]),
         # The 0.3 one overlaps the GT but is of another class.
-        _image([[11, 11, 50, 50], [10, 10, 50, 50]], [0.9, 0.3], [1, 2],
-               gt, [1]),
+        _image([[11, 11, 50, 50], [10, 10, 50, 50]], [0.9, 0.3], [1, 2], gt,
+               [1]),
     ]
 
 
@@ -85,9 +86,8 @@ def test_iou_exactly_at_threshold_is_tp():
 def test_duplicates_only_highest_score_is_tp():
     # Input order is not score order: the 0.8 box (slightly worse IoU) still
     # wins the GT because matching goes by descending score.
-    is_tp = match_detections(
-        [[0, 0, 10, 10], [0, 0, 10, 9], [0, 0, 10, 10]], [0.6, 0.8, 0.7],
-        [3, 3, 3], [[0, 0, 10, 10]], [3])
+    is_tp = match_detections([[0, 0, 10, 10], [0, 0, 10, 9], [0, 0, 10, 10]],
+                             [0.6, 0.8, 0.7], [3, 3, 3], [[0, 0, 10, 10]], [3])
     assert is_tp.tolist() == [False, True, False]
 
 
@@ -96,9 +96,8 @@ def test_each_detection_takes_best_free_gt():
     # detection 1 overlaps only GT 0 (IoU 90/110; 60/140 with GT 1). Taking
     # the first GT above the threshold would starve detection 1; taking the
     # best one matches both.
-    is_tp = match_detections(
-        [[0, 0, 10, 10], [4, 0, 14, 10]], [0.9, 0.8], [0, 0],
-        [[3, 0, 13, 10], [0, 0, 10, 10]], [0, 0])
+    is_tp = match_detections([[0, 0, 10, 10], [4, 0, 14, 10]], [0.9, 0.8],
+                             [0, 0], [[3, 0, 13, 10], [0, 0, 10, 10]], [0, 0])
     assert is_tp.tolist() == [True, True]
 
 
@@ -107,8 +106,7 @@ def test_class_mismatch_and_no_gt_are_fp():
     assert match_detections(box, [0.9], [1], box, [0]).tolist() == [False]
     assert match_detections(box, [0.9], [1], np.zeros((0, 4)),
                             []).tolist() == [False]
-    assert match_detections(np.zeros((0, 4)), [], [], box,
-                            [0]).shape == (0, )
+    assert match_detections(np.zeros((0, 4)), [], [], box, [0]).shape == (0, )
 
 
 def test_ignored_gt():
@@ -169,8 +167,8 @@ def test_gt_from_instances():
 
 def test_reliability_diagram_png(hand_case, tmp_path):
     result = evaluate_calibration(hand_case)
-    out = reliability_diagram(result['bins'], str(tmp_path / 'sub' / 'r.png'),
-                              title='D-ECE 20.00%')
+    out = reliability_diagram(
+        result['bins'], str(tmp_path / 'sub' / 'r.png'), title='D-ECE 20.00%')
     with open(out, 'rb') as f:
         assert f.read(8) == PNG_MAGIC
     with Image.open(out) as img:

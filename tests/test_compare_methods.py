@@ -14,10 +14,10 @@ import shutil
 import subprocess
 
 import pytest
+from mmdet.registry import MODELS
 from mmengine.config import Config
 
-from mmdet.registry import MODELS
-from mmkd_det.analysis.comparison import (METHODS, MARKER, final_config,
+from mmkd_det.analysis.comparison import (MARKER, METHODS, final_config,
                                           parse_options, resolve_configs)
 from mmkd_det.analysis.comparison_plan import plan_tune
 from mmkd_det.analysis.comparison_report import (render_comparison,
@@ -28,8 +28,7 @@ from mmkd_det.analysis.results_store import (add_records, atomic_write_json,
                                              merge_records)
 from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
                                      paired_deltas, summarize)
-from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
-                                         point_options)
+from mmkd_det.analysis.tune_grid import TUNE_GRIDS, grid_points, point_options
 from mmkd_det.models.distillers.roi_distiller import RoIDistiller
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -66,8 +65,16 @@ def test_summarize_rejects_empty_and_nan():
 
 
 def test_paired_deltas_pairs_common_seeds():
-    deltas = paired_deltas({0: 0.23, 1: 0.24, 2: 0.28, 3: 0.5},
-                           {0: 0.20, 1: 0.22, 2: 0.24})
+    deltas = paired_deltas({
+        0: 0.23,
+        1: 0.24,
+        2: 0.28,
+        3: 0.5
+    }, {
+        0: 0.20,
+        1: 0.22,
+        2: 0.24
+    })
     assert list(deltas) == [0, 1, 2]
     assert [round(v, 10) for v in deltas.values()] == [0.03, 0.02, 0.04]
     s = summarize(deltas.values())
@@ -90,14 +97,21 @@ def test_curve_band_common_iterations():
 
 # ----------------------------------------------------------- results.json
 def _rec(method, seed, ap, split='val', settings=None):
-    return dict(method=method, seed=seed, split=split, bbox_mAP=ap,
-                settings=settings or {})
+    return dict(
+        method=method,
+        seed=seed,
+        split=split,
+        bbox_mAP=ap,
+        settings=settings or {})
 
 
 def test_merge_replaces_same_key_and_keeps_other_settings():
     old = [_rec('kd', 0, 0.1), _rec('kd', 1, 0.2)]
-    new = [_rec('kd', 0, 0.15), _rec('kd', 0, 0.3, settings={'T': 2}),
-           _rec('kd', 0, 0.4, split='tune')]
+    new = [
+        _rec('kd', 0, 0.15),
+        _rec('kd', 0, 0.3, settings={'T': 2}),
+        _rec('kd', 0, 0.4, split='tune')
+    ]
     merged = merge_records(old, new)
     assert [r['bbox_mAP'] for r in merged] == [0.15, 0.2, 0.3, 0.4]
 
@@ -111,8 +125,8 @@ def test_add_records_no_duplicates_and_atomic(tmp_path):
     with pytest.raises(TypeError):  # not JSON-serialisable mid-write
         atomic_write_json(path, dict(runs=[object()]))
     assert open(path).read() == before
-    assert sorted(os.listdir(tmp_path / 'out')) == [
-        'results.json', 'results.json.lock']
+    assert sorted(os.listdir(tmp_path /
+                             'out')) == ['results.json', 'results.json.lock']
 
 
 def test_load_records_rejects_foreign_file(tmp_path):
@@ -129,15 +143,20 @@ def test_git_commit_dirty_except_results_folder(tmp_path):
         (repo / name).write_text('1\n')
 
     def git(*args):
-        subprocess.run(['git', '-C', str(repo), '-c', 'user.name=t', '-c',
-                        'user.email=t@t', *args], check=True,
+        subprocess.run([
+            'git', '-C',
+            str(repo), '-c', 'user.name=t', '-c', 'user.email=t@t', *args
+        ],
+                       check=True,
                        capture_output=True)
 
     git('init', '-q')
     git('add', '-A')
     git('commit', '-qm', 'init')
-    head = subprocess.run(['git', '-C', str(repo), 'rev-parse', 'HEAD'],
-                          capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ['git', '-C', str(repo), 'rev-parse', 'HEAD'],
+        capture_output=True,
+        text=True).stdout.strip()
     assert git_commit(str(repo)) == head
     (repo / 'bench' / 'results.json').write_text('2\n')
     (repo / 'untracked.txt').write_text('x')
@@ -166,8 +185,9 @@ class FakeTrainer:
         tool = osp.basename(cmd[1])
         if tool == 'train.py':
             work_dir = cmd[cmd.index('--work-dir') + 1]
-            self.calls.append(osp.relpath(work_dir, osp.dirname(osp.dirname(
-                osp.dirname(work_dir)))))
+            self.calls.append(
+                osp.relpath(work_dir,
+                            osp.dirname(osp.dirname(osp.dirname(work_dir)))))
             self.threads[self.calls[-1]] = env['OMP_NUM_THREADS']
             iters = int(_option(cmd, 'train_cfg.max_iters'))
             seed = int(_option(cmd, 'randomness.seed'))
@@ -177,10 +197,13 @@ class FakeTrainer:
             os.makedirs(vis)
             with open(osp.join(vis, 'scalars.json'), 'w') as f:
                 for step in (iters // 2, iters):
-                    f.write(json.dumps({'coco/bbox_mAP': ap * step / iters,
-                                        'coco/bbox_mAP_50': 0.5,
-                                        'coco/bbox_mAP_75': 0.2,
-                                        'step': step}) + '\n')
+                    f.write(
+                        json.dumps({
+                            'coco/bbox_mAP': ap * step / iters,
+                            'coco/bbox_mAP_50': 0.5,
+                            'coco/bbox_mAP_75': 0.2,
+                            'step': step
+                        }) + '\n')
             open(osp.join(work_dir, f'iter_{iters}.pth'), 'wb').close()
         else:
             assert tool == 'calibration.py'
@@ -204,14 +227,17 @@ def fake_root(tmp_path):
 def test_resume_and_skip(tmp_path, fake_root, capsys):
     main = _main()
     work, out = str(tmp_path / 'work'), str(tmp_path / 'out')
-    argv = ['--methods', 'kd', '--seeds', '0', '1', '--data-root',
-            fake_root, '--work-dir', work, '--out', out, '--cfg-options',
-            'train_cfg.max_iters=4']
+    argv = [
+        '--methods', 'kd', '--seeds', '0', '1', '--data-root', fake_root,
+        '--work-dir', work, '--out', out, '--cfg-options',
+        'train_cfg.max_iters=4'
+    ]
     trainer = FakeTrainer()
     assert main(argv, run_command=trainer) == 0
-    assert trainer.calls == ['val/teacher/seed0', 'val/student/seed0',
-                             'val/kd/seed0', 'val/student/seed1',
-                             'val/kd/seed1']
+    assert trainer.calls == [
+        'val/teacher/seed0', 'val/student/seed0', 'val/kd/seed0',
+        'val/student/seed1', 'val/kd/seed1'
+    ]
     records = load_records(osp.join(out, 'results.json'))
     assert len(records) == 5
     kd1 = next(r for r in records if r['method'] == 'kd' and r['seed'] == 1)
@@ -221,8 +247,9 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     assert kd1['d_ece'] == 0.05
     assert kd1['settings']['logit_losses']['loss_kd_cls']['temperature'] == 1
     assert kd1['config'] == 'configs/distill/kd/kd_shapes.py'
-    assert any(o.startswith('model.teacher.checkpoint=') and
-               o.endswith('teacher/seed0/iter_4.pth') for o in kd1['options'])
+    assert any(
+        o.startswith('model.teacher.checkpoint=')
+        and o.endswith('teacher/seed0/iter_4.pth') for o in kd1['options'])
 
     trainer = FakeTrainer()
     assert main(argv, run_command=trainer) == 0
@@ -251,21 +278,30 @@ def test_parallel_jobs_share_the_cores(tmp_path, fake_root):
     assert _main()([
         '--methods', 'kd', 'dkd', '--seeds', '0', '1', '--jobs', '2',
         '--cores', '4', '--data-root', fake_root, '--work-dir',
-        str(tmp_path / 'w'), '--out', str(tmp_path / 'o'), '--cfg-options',
-        'train_cfg.max_iters=4'], run_command=trainer) == 0
+        str(tmp_path / 'w'), '--out',
+        str(tmp_path / 'o'), '--cfg-options', 'train_cfg.max_iters=4'
+    ],
+                   run_command=trainer) == 0
     assert trainer.calls[0] == 'val/teacher/seed0'  # first, alone
     assert trainer.threads == {
         'val/teacher/seed0': '4',
-        **{f'val/{m}/seed{s}': '2' for m in ('student', 'kd', 'dkd')
-           for s in (0, 1)}}
+        **{
+            f'val/{m}/seed{s}': '2'
+            for m in ('student', 'kd', 'dkd')
+            for s in (0, 1)
+        }
+    }
     assert len(load_records(str(tmp_path / 'o' / 'results.json'))) == 7
 
 
 def test_dry_run_lists_states(tmp_path, fake_root, capsys):
     main = _main()
-    argv = ['--methods', 'student', '--seeds', '0', '--data-root',
-            fake_root, '--work-dir', str(tmp_path / 'w'), '--out',
-            str(tmp_path / 'o'), '--cfg-options', 'train_cfg.max_iters=4']
+    argv = [
+        '--methods', 'student', '--seeds', '0', '--data-root', fake_root,
+        '--work-dir',
+        str(tmp_path / 'w'), '--out',
+        str(tmp_path / 'o'), '--cfg-options', 'train_cfg.max_iters=4'
+    ]
     main(argv, run_command=FakeTrainer())
     os.makedirs(tmp_path / 'w' / 'val' / 'student' / 'seed1')
     capsys.readouterr()
@@ -279,9 +315,12 @@ def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
     main = _main()
     out = str(tmp_path / 'out')
     trainer = FakeTrainer()
-    assert main(['--tune', '--methods', 'luminet', '--data-root', fake_root,
-                 '--work-dir', str(tmp_path / 'w'), '--out', out,
-                 '--cfg-options', 'train_cfg.max_iters=12'],
+    assert main([
+        '--tune', '--methods', 'luminet', '--data-root', fake_root,
+        '--work-dir',
+        str(tmp_path / 'w'), '--out', out, '--cfg-options',
+        'train_cfg.max_iters=12'
+    ],
                 run_command=trainer) == 0
     assert len(trainer.calls) == 1 + 1 + 9  # teacher, student, grid
     records = load_records(osp.join(out, 'results.json'))
@@ -299,16 +338,31 @@ def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
 # ---------------------------------------------------------------- report
 def _records_2x3():
     aps = {'student': [0.20, 0.22, 0.24], 'kd': [0.23, 0.24, 0.28]}
-    records = [dict(method='teacher', seed=0, split='val', bbox_mAP=0.45,
-                    bbox_mAP_50=0.7, bbox_mAP_75=0.5, d_ece=0.1,
-                    ap_curve=[[1, 0.3], [2, 0.45]], commit='abc')]
+    records = [
+        dict(
+            method='teacher',
+            seed=0,
+            split='val',
+            bbox_mAP=0.45,
+            bbox_mAP_50=0.7,
+            bbox_mAP_75=0.5,
+            d_ece=0.1,
+            ap_curve=[[1, 0.3], [2, 0.45]],
+            commit='abc')
+    ]
     for method, values in aps.items():
         for seed, ap in enumerate(values):
-            records.append(dict(
-                method=method, seed=seed, split='val', bbox_mAP=ap,
-                bbox_mAP_50=ap + 0.2, bbox_mAP_75=ap - 0.05,
-                d_ece=0.04 + 0.01 * seed, ap_curve=[[1, ap / 2], [2, ap]],
-                commit='abc'))
+            records.append(
+                dict(
+                    method=method,
+                    seed=seed,
+                    split='val',
+                    bbox_mAP=ap,
+                    bbox_mAP_50=ap + 0.2,
+                    bbox_mAP_75=ap - 0.05,
+                    d_ece=0.04 + 0.01 * seed,
+                    ap_curve=[[1, ap / 2], [2, ap]],
+                    commit='abc'))
     return records
 
 
@@ -318,8 +372,9 @@ def test_report_two_methods_three_seeds(tmp_path):
     assert rows[0][0] == '| Method' and rows[2][0] == '| teacher'
     teacher, student, kd = rows[2], rows[3], rows[4]
     assert teacher[1:3] == ['1', '45.00 ± —']
-    assert student[1:6] == ['3', '22.00 ± 2.00', '42.00 ± 2.00',
-                            '17.00 ± 2.00', '5.00 ± 1.00']
+    assert student[1:6] == [
+        '3', '22.00 ± 2.00', '42.00 ± 2.00', '17.00 ± 2.00', '5.00 ± 1.00'
+    ]
     # kd AP 23, 24, 28: mean 25, std sqrt((4 + 1 + 9) / 2) = 2.65
     assert kd[2] == '25.00 ± 2.65'
     # paired deltas vs the student: 3, 2, 4 -> +3.00 ± 1.00, 3 of 3 above
@@ -333,15 +388,22 @@ def test_report_two_methods_three_seeds(tmp_path):
     assert '![bbox AP against iteration](ap_curves.png)' in text
     with open(png, 'rb') as f:
         assert f.read(8) == PNG_MAGIC
-    assert write_comparison_report(_records_2x3(), str(tmp_path), 'tune') == (
-        str(tmp_path / 'report_tune.md'), str(tmp_path / 'ap_curves_tune.png'))
+    assert write_comparison_report(
+        _records_2x3(), str(tmp_path),
+        'tune') == (str(tmp_path / 'report_tune.md'),
+                    str(tmp_path / 'ap_curves_tune.png'))
 
 
 def test_tune_table_marks_best():
-    records = [dict(bbox_mAP=ap, bbox_mAP_50=0.5, bbox_mAP_75=0.2,
-                    d_ece=None, tune_point=dict(temperature=t, loss_weight=4,
-                                                warmup_iters=0))
-               for ap, t in ((0.2, 1), (0.3, 2))]
+    records = [
+        dict(
+            bbox_mAP=ap,
+            bbox_mAP_50=0.5,
+            bbox_mAP_75=0.2,
+            d_ece=None,
+            tune_point=dict(temperature=t, loss_weight=4, warmup_iters=0))
+        for ap, t in ((0.2, 1), (0.3, 2))
+    ]
     table = render_tune_table('kd', records, dict(bbox_mAP=0.1))
     lines = table.split('\n')
     assert lines[2].startswith('| student | — | — | — | 10.00 |')
@@ -367,8 +429,8 @@ def test_grid_at_most_9_points_on_existing_keys(method):
     cfg = Config.fromfile(resolve_configs(method).train)
     distiller_args = inspect.signature(RoIDistiller.__init__).parameters
     for point in points:
-        for key, value in parse_options(
-                point_options(method, point, 100)).items():
+        for key, value in parse_options(point_options(method, point,
+                                                      100)).items():
             if key == 'model.distill_warmup_iters':
                 assert 'distill_warmup_iters' in distiller_args
                 assert value == round(point['warmup'] * 100)
@@ -376,13 +438,12 @@ def test_grid_at_most_9_points_on_existing_keys(method):
                 assert _has_key(cfg, key), f'{key} not in {method} config'
 
 
-def test_grid_settings_reach_the_built_losses(teacher_checkpoint,
-                                              fake_root):
+def test_grid_settings_reach_the_built_losses(teacher_checkpoint, fake_root):
     point = grid_points('zscore-dkd')[0]
     options = point_options('zscore-dkd', point, 120) + [
-        f'model.teacher.checkpoint={teacher_checkpoint}']
-    cfg = final_config(resolve_configs('zscore-dkd').train, options,
-                       fake_root)
+        f'model.teacher.checkpoint={teacher_checkpoint}'
+    ]
+    cfg = final_config(resolve_configs('zscore-dkd').train, options, fake_root)
     model = MODELS.build(cfg.model)
     loss = model.logit_losses['loss_dkd_cls']
     assert (loss.temperature, loss.loss_weight) == (2.0, 9.0)
@@ -401,7 +462,8 @@ def test_end_to_end_student(shapes_root, tmp_path):
     out = str(tmp_path / 'out')
     assert _main()([
         '--methods', 'student', '--seeds', '0', '--data-root', shapes_root,
-        '--work-dir', str(tmp_path / 'work'), '--out', out, '--cfg-options',
+        '--work-dir',
+        str(tmp_path / 'work'), '--out', out, '--cfg-options',
         'train_cfg.max_iters=2', 'train_cfg.val_interval=1',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
@@ -413,8 +475,8 @@ def test_end_to_end_student(shapes_root, tmp_path):
     records = load_records(osp.join(out, 'results.json'))
     assert len(records) == 1
     record = records[0]
-    assert (record['method'], record['seed'], record['split']) == (
-        'student', 0, 'val')
+    assert (record['method'], record['seed'], record['split']) == ('student',
+                                                                   0, 'val')
     assert 0.0 <= record['bbox_mAP'] <= 1.0
     assert [step for step, _ in record['ap_curve']] == [1, 2]
     assert record['d_ece'] is None or 0 <= record['d_ece'] <= 1
@@ -433,8 +495,9 @@ def test_end_to_end_tune_split(shapes_root, tmp_path):
     work, out = tmp_path / 'work', str(tmp_path / 'out')
     assert _main()([
         '--methods', 'student', '--seeds', '3', '--split', 'tune',
-        '--data-root', str(root), '--work-dir', str(work), '--out', out,
-        '--cfg-options', 'train_cfg.max_iters=1',
+        '--data-root',
+        str(root), '--work-dir',
+        str(work), '--out', out, '--cfg-options', 'train_cfg.max_iters=1',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0',

@@ -9,12 +9,12 @@ import sys
 
 import pytest
 import torch
+from conftest import CONFIGS, REPO_ROOT, load_tool
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
-from mmdet.registry import MODELS
-from conftest import CONFIGS, REPO_ROOT, load_tool
 from mmkd_det.utils.methods import (KINDS, METHODS, PAIRS, fragment_configs,
                                     leaf_config, pair_base_config,
                                     student_config, teacher_config)
@@ -91,13 +91,14 @@ def test_pair_base_is_its_registered_pair_and_no_method(pair):
     assert 'feature_losses' not in base.model
     # the pre-flight and exact-resume hooks, plus the student's own hooks
     hooks = [h['type'] for h in base.custom_hooks]
-    assert hooks == ['SafeCheckpointLoadHook', 'RNGStateHook',
-                     'TeacherCheckHook']
+    assert hooks == [
+        'SafeCheckpointLoadHook', 'RNGStateHook', 'TeacherCheckHook'
+    ]
     assert all(h in base.custom_hooks for h in student.get('custom_hooks', []))
     assert base.teacher_check.num_images > 0
     # everything else is the student's, untouched
-    assert set(base.keys()) == set(student.keys()) | {
-        'custom_imports', 'custom_hooks', 'teacher_check'}
+    assert set(base.keys()) == set(
+        student.keys()) | {'custom_imports', 'custom_hooks', 'teacher_check'}
     for key in student.keys():
         if key not in ('model', 'optim_wrapper', 'custom_hooks'):
             assert base[key] == student[key], key
@@ -158,7 +159,9 @@ def test_coco_detectors_build_in_plain_mmdet():
         "print('built', len(sys.argv) - 1)",
     ])
     proc = subprocess.run([sys.executable, '-c', code, *COCO_DETECTORS],
-                          cwd=REPO_ROOT, capture_output=True, text=True)
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f'built {len(COCO_DETECTORS)}' in proc.stdout
 
@@ -198,8 +201,10 @@ def lr_trace(cfg, iters):
         torch.nn.ParameterList([param]), cfg.optim_wrapper)
     schedulers = [
         PARAM_SCHEDULERS.build(
-            dict(s, optimizer=optim_wrapper,
-                 **({} if 'end' in s else dict(end=cfg.train_cfg.max_iters))))
+            dict(
+                s,
+                optimizer=optim_wrapper,
+                **({} if 'end' in s else dict(end=cfg.train_cfg.max_iters))))
         for s in cfg.param_scheduler
     ]
     # as in training, the optimizer steps before the schedulers (no grads
@@ -234,10 +239,10 @@ def test_paper_schedule(path):
     assert lrs[160000] == pytest.approx(1e-4)
 
 
-@pytest.mark.parametrize('fragment', [
-    f for f in FRAGMENTS
-    if 'feature_losses_by_pair' in Config.fromfile(f)
-], ids=rel)
+@pytest.mark.parametrize(
+    'fragment',
+    [f for f in FRAGMENTS if 'feature_losses_by_pair' in Config.fromfile(f)],
+    ids=rel)
 def test_feature_fragment_has_every_pair(fragment):
     """Feature losses depend on the pair: a new pair needs its entry."""
     entries = Config.fromfile(fragment).feature_losses_by_pair
@@ -250,8 +255,9 @@ def test_feature_fragment_has_every_pair(fragment):
 def num_classes(model_cfg) -> list:
     """num_classes of every bbox head (a cascade has one per stage)."""
     heads = model_cfg.roi_head.bbox_head
-    return [h.num_classes for h in (heads if isinstance(heads, list) else
-                                    [heads])]
+    return [
+        h.num_classes for h in (heads if isinstance(heads, list) else [heads])
+    ]
 
 
 @pytest.mark.parametrize('method,pair', LEAVES)
@@ -267,8 +273,9 @@ def test_distill_config_fits_its_teacher(method, pair):
     teacher = Config.fromfile(teacher_path).model
     assert set(num_classes(teacher)) == set(num_classes(cfg.model)) and \
         len(set(num_classes(cfg.model))) == 1
-    losses = dict(cfg.model.get('logit_losses') or {},
-                  **(cfg.model.get('feature_losses') or {}))
+    losses = dict(
+        cfg.model.get('logit_losses') or {},
+        **(cfg.model.get('feature_losses') or {}))
     assert losses and all('loss' in name for name in losses)
     checkpoint = cfg.model.teacher.checkpoint
     if PAIRS[pair].dataset == 'shapes':

@@ -1,18 +1,18 @@
-"""RoIDistiller: frozen teacher, shared RoIs, checkpoints and build-time errors."""
+"""RoIDistiller: frozen teacher, shared RoIs, checkpoints, build errors."""
 import copy
 import os.path as osp
 from unittest import mock
 
 import pytest
 import torch
+from conftest import CONFIGS, STUDENT_CONFIG, TEACHER_CONFIG, tiny_config
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
-from mmdet.registry import MODELS
-from mmdet.testing import demo_mm_inputs
-from conftest import CONFIGS, STUDENT_CONFIG, TEACHER_CONFIG, tiny_config
 from mmkd_det.utils import checkpoint_safe_globals
 
 LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
@@ -36,7 +36,8 @@ def build_distiller(teacher_checkpoint, path=LUMINET, **model_overrides):
 def batch(model, num_images=2, seed=0):
     torch.manual_seed(seed)
     packed = demo_mm_inputs(
-        num_images, [[3, 96, 96]] * num_images, num_items=[3] * num_images,
+        num_images, [[3, 96, 96]] * num_images,
+        num_items=[3] * num_images,
         num_classes=8)
     return model.data_preprocessor(packed, True)
 
@@ -89,11 +90,12 @@ def test_teacher_and_student_logits_share_rois(teacher_checkpoint):
 
         return wrapped
 
+    s_forward = model.roi_head._bbox_forward
+    t_forward = model.teacher.roi_head._bbox_forward
     with mock.patch.object(model.roi_head, '_bbox_forward',
-                           recorder('student', model.roi_head._bbox_forward)), \
+                           recorder('student', s_forward)), \
             mock.patch.object(model.teacher.roi_head, '_bbox_forward',
-                              recorder('teacher',
-                                       model.teacher.roi_head._bbox_forward)), \
+                              recorder('teacher', t_forward)), \
             mock.patch.object(model.teacher.rpn_head, 'forward',
                               side_effect=AssertionError('teacher RPN ran')), \
             mock.patch.object(model.logit_losses['loss_kd_cls'], 'forward',
@@ -195,15 +197,16 @@ def test_teacher_inputs_renormalised_when_preprocessors_differ(
         mean=[0, 0, 0], std=[255, 255, 255], bgr_to_rgb=False)
     other, _ = build_distiller(
         teacher_checkpoint,
-        teacher=dict(config=teacher_model.to_dict(),
-                     checkpoint=teacher_checkpoint))
-    assert torch.allclose(other.teacher_inputs(student_in), images / 255,
-                          atol=1e-5)
+        teacher=dict(
+            config=teacher_model.to_dict(), checkpoint=teacher_checkpoint))
+    assert torch.allclose(
+        other.teacher_inputs(student_in), images / 255, atol=1e-5)
 
 
 def test_error_missing_teacher_checkpoint(tmp_path):
     cfg = distill_cfg(str(tmp_path / 'nope.pth'))
-    with pytest.raises(FileNotFoundError, match='Teacher checkpoint not found'):
+    with pytest.raises(
+            FileNotFoundError, match='Teacher checkpoint not found'):
         MODELS.build(cfg.model)
     cfg.model.teacher.checkpoint = None
     with pytest.raises(ValueError, match='checkpoint is not set'):
@@ -241,7 +244,8 @@ def test_error_teacher_config_and_loss_names(teacher_checkpoint, tmp_path):
         MODELS.build(cfg.model)
     cfg = distill_cfg(teacher_checkpoint)
     cfg.model.teacher.ckpt = 'typo'
-    with pytest.raises(ValueError, match='dict\\(config=..., checkpoint=...\\)'):
+    with pytest.raises(
+            ValueError, match='dict\\(config=..., checkpoint=...\\)'):
         MODELS.build(cfg.model)
     cfg = distill_cfg(teacher_checkpoint)
     cfg.model.logit_losses = dict(kd=cfg.model.logit_losses.loss_kd_cls)
@@ -265,8 +269,8 @@ def test_inline_teacher_config(teacher_checkpoint):
 def test_distill_checkpoint_evaluates_with_student_config(
         teacher_checkpoint, shapes_root, tmp_path):
     """Train the distiller 2 iterations, then test with the plain student."""
-    cfg = tiny_config(LUMINET, shapes_root, str(tmp_path / 'distill'),
-                      max_iters=2)
+    cfg = tiny_config(
+        LUMINET, shapes_root, str(tmp_path / 'distill'), max_iters=2)
     cfg.model.teacher.checkpoint = teacher_checkpoint
     Runner.from_cfg(cfg).train()
     checkpoint = tmp_path / 'distill' / 'iter_2.pth'

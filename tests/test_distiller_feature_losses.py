@@ -13,12 +13,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmdet.registry import MODELS
-from mmdet.testing import demo_mm_inputs
-from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool
 from mmkd_det.utils import methods as registry
 
 DISTILL = osp.join(CONFIGS, 'distill')
@@ -74,7 +74,9 @@ def config_path(method, pair):
     return registry.leaf_config(method, pair)
 
 
-def build_distiller(teacher_checkpoint, path=LUMINET_REVIEWKD, seed=0,
+def build_distiller(teacher_checkpoint,
+                    path=LUMINET_REVIEWKD,
+                    seed=0,
                     **model_overrides):
     cfg = load_config(path)
     cfg.model.teacher.checkpoint = teacher_checkpoint
@@ -209,8 +211,7 @@ def test_training_step_gradients(teacher_checkpoint):
         model.roi_head.bbox_head.fc_cls.weight
     ]
     fpn, conv1, fc_cls = torch.autograd.grad(
-        losses['loss_reviewkd'], on_path, retain_graph=True,
-        allow_unused=True)
+        losses['loss_reviewkd'], on_path, retain_graph=True, allow_unused=True)
     assert fpn.abs().sum() > 0 and conv1.abs().sum() > 0 and fc_cls is None
     total, _ = model.parse_losses(losses)
     total.backward()
@@ -261,8 +262,10 @@ def test_teacher_features_computed_once_and_shared(teacher_checkpoint):
     # all three losses at once: LumiNet + ReviewKD + FitNet
     fitnet = load_config(FITNET).model.feature_losses
     model, _ = build_distiller(teacher_checkpoint)
-    model.feature_losses['loss_fitnet'] = MODELS.build(
-        {k: v for k, v in fitnet.loss_fitnet.items() if k != 'connector'})
+    model.feature_losses['loss_fitnet'] = MODELS.build({
+        k: v
+        for k, v in fitnet.loss_fitnet.items() if k != 'connector'
+    })
     model.connectors['loss_fitnet'] = MODELS.build(
         fitnet.loss_fitnet.connector)
     data = batch(model)
@@ -308,8 +311,10 @@ def test_feature_losses_amp_safe(teacher_checkpoint):
     model, _ = build_distiller(teacher_checkpoint)
     fitnet_cfg = load_config(FITNET).model.feature_losses.loss_fitnet
     adapter = MODELS.build(fitnet_cfg.connector)
-    mse = MODELS.build(
-        {k: v for k, v in fitnet_cfg.items() if k != 'connector'})
+    mse = MODELS.build({
+        k: v
+        for k, v in fitnet_cfg.items() if k != 'connector'
+    })
     inputs = batch(model)['inputs']
     model.train()
     # mmcv's CPU NMS/RoIAlign reject bfloat16, so the whole detector cannot
@@ -324,12 +329,11 @@ def test_feature_losses_amp_safe(teacher_checkpoint):
         assert abf_out[0].dtype == torch.bfloat16
         hcl = model.feature_losses['loss_reviewkd'](abf_out, teacher_feats)
         fit = mse(adapter(student_feats), teacher_feats)
-        s_logits = torch.randn(16, 9, dtype=torch.bfloat16)
+        s_logits = torch.randn(16, 9, dtype=torch.bfloat16).requires_grad_()
         t_logits = torch.randn(16, 9, dtype=torch.bfloat16)
         labels = torch.randint(0, 9, (16, ))
         distill = {
-            **model.logit_distill_losses(s_logits.requires_grad_(), t_logits,
-                                         labels),
+            **model.logit_distill_losses(s_logits, t_logits, labels),
             **model.feature_distill_losses(student_feats, teacher_feats)
         }
     for loss in (hcl, fit, *distill.values()):
@@ -361,8 +365,9 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
     model.train_step(batch(model), optim_wrapper)
     state = model.state_dict()
     assert any(k.startswith('connectors.loss_reviewkd.') for k in state)
-    assert any(k.endswith('running_mean') for k in state
-               if k.startswith('connectors.'))
+    assert any(
+        k.endswith('running_mean') for k in state
+        if k.startswith('connectors.'))
     assert not any(k.startswith('teacher.') for k in state)
 
     # a fresh distiller (other seed: other connector init) loads it strictly
@@ -385,12 +390,15 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
     # a runner-style checkpoint -> tools/extract_student.py -> plain student
     ckpt = tmp_path / 'distill.pth'
     torch.save(
-        dict(meta=dict(iter=1), state_dict=state,
-             optimizer=optim_wrapper.state_dict()), ckpt)
+        dict(
+            meta=dict(iter=1),
+            state_dict=state,
+            optimizer=optim_wrapper.state_dict()), ckpt)
     tool = load_tool('extract_student.py')
     out = tmp_path / 'student.pth'
-    with mock.patch.object(sys, 'argv',
-                           ['extract_student.py', str(ckpt), str(out)]):
+    with mock.patch.object(
+            sys, 'argv', ['extract_student.py',
+                          str(ckpt), str(out)]):
         tool.main()
     extracted = torch.load(out, weights_only=True)
     assert set(extracted) == {'meta', 'state_dict'}
@@ -406,8 +414,9 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
         assert torch.equal(v, state[k]), k
     # the function itself also handles DDP-prefixed keys
     ddp_state = {f'module.{k}': v for k, v in state.items()}
-    assert not any('connectors.' in k for k in tool.extract_student(
-        dict(state_dict=ddp_state))['state_dict'])
+    assert not any('connectors.' in k
+                   for k in tool.extract_student(dict(
+                       state_dict=ddp_state))['state_dict'])
 
 
 # ---------------------------------------------------------------------- DDP
@@ -419,7 +428,9 @@ def _ddp_worker(rank, world_size, port, teacher_checkpoint):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group(
-        'gloo', rank=rank, world_size=world_size,
+        'gloo',
+        rank=rank,
+        world_size=world_size,
         timeout=datetime.timedelta(seconds=120))
     try:
         # rank-dependent init: DDP must broadcast rank 0's weights

@@ -19,6 +19,7 @@ import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
+from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG, free_port, tiny_config
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
@@ -27,7 +28,6 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.runner import Runner
 
 import mmkd_det  # noqa: F401  (registers modules)
-from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG, free_port, tiny_config
 from mmkd_det.engine import (DistillOptimWrapperConstructor,
                              override_data_root, setup_cpu_distributed)
 from mmkd_det.utils import checkpoint_safe_globals
@@ -57,8 +57,8 @@ class _CaptureResumeState(Hook):
 
 
 def _student_cfg(shapes_root, work_dir, max_iters):
-    cfg = tiny_config(STUDENT_CONFIG, shapes_root, work_dir,
-                      max_iters=max_iters)
+    cfg = tiny_config(
+        STUDENT_CONFIG, shapes_root, work_dir, max_iters=max_iters)
     cfg.train_cfg.val_begin = 100  # no validation: not what is tested here
     # a unique name: mmengine's logger/visualizer instances are keyed by it
     cfg.experiment_name = f'test_engine_{uuid.uuid4().hex[:8]}'
@@ -103,23 +103,26 @@ def test_resume_restores_iter_optimizer_and_weights(resume_checkpoint,
 
     # mmengine went through torch.load without switching weights_only off
     assert load_kwargs
-    assert all(kw.get('weights_only', True) is not False
-               for kw in load_kwargs), load_kwargs
+    assert all(
+        kw.get('weights_only', True) is not False
+        for kw in load_kwargs), load_kwargs
 
     assert capture.iter == 2
     resumed = capture.optim_state['state']
     assert resumed.keys() == saved['optimizer']['state'].keys()
     for idx, state in saved['optimizer']['state'].items():
         assert resumed[idx].keys() == state.keys()
-        torch.testing.assert_close(resumed[idx]['momentum_buffer'],
-                                   state['momentum_buffer'], rtol=0, atol=0)
-    assert [g['lr'] for g in capture.optim_state['param_groups']] == [
-        g['lr'] for g in saved['optimizer']['param_groups']
-    ]
+        torch.testing.assert_close(
+            resumed[idx]['momentum_buffer'],
+            state['momentum_buffer'],
+            rtol=0,
+            atol=0)
+    assert [g['lr'] for g in capture.optim_state['param_groups']
+            ] == [g['lr'] for g in saved['optimizer']['param_groups']]
     assert capture.model_state.keys() == saved['state_dict'].keys()
     for name, value in saved['state_dict'].items():
-        torch.testing.assert_close(capture.model_state[name], value,
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            capture.model_state[name], value, rtol=0, atol=0)
 
     assert runner.iter == 3
     assert osp.isfile(osp.join(str(tmp_path), 'iter_3.pth'))
@@ -157,13 +160,15 @@ def test_import_leaves_torch_allow_list_alone():
             'assert not [g for g in ours() if g in now], now; '
             'print("unchanged")')
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-    out = subprocess.run([sys.executable, '-c', code], env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, '-c', code],
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=120)
     assert out.returncode == 0 and 'unchanged' in out.stdout, out.stderr
 
 
-@pytest.mark.parametrize('version, gated', [('2.5.1', False),
-                                            ('2.6.0', True),
+@pytest.mark.parametrize('version, gated', [('2.5.1', False), ('2.6.0', True),
                                             ('2.13.0+cpu', True)])
 def test_allow_list_is_version_gated(version, gated, monkeypatch):
     """torch < 2.6 loads with weights_only=False by default and lacks the
@@ -207,8 +212,9 @@ class _GetattrPayload:
         return getattr, (self.obj, self.name)
 
 
-@pytest.mark.parametrize('payload', [os.system, _Payload(), _Plain()],
-                         ids=['os.system', 'reduce-payload', 'plain-class'])
+@pytest.mark.parametrize(
+    'payload', [os.system, _Payload(), _Plain()],
+    ids=['os.system', 'reduce-payload', 'plain-class'])
 def test_weights_only_still_refuses_other_globals(payload, tmp_path,
                                                   monkeypatch):
     monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
@@ -223,8 +229,8 @@ def test_weights_only_still_refuses_other_globals(payload, tmp_path,
 
 @pytest.mark.parametrize('name', ['min', 'max', 'current', 'mean'])
 def test_getattr_stand_in_resolves_statistics_methods(name, tmp_path):
-    assert history_buffer_getattr(HistoryBuffer, name) is getattr(
-        HistoryBuffer, name)
+    assert history_buffer_getattr(HistoryBuffer,
+                                  name) is getattr(HistoryBuffer, name)
     # as pickle protocol 2 stores them: builtins.getattr(HistoryBuffer, name)
     path = str(tmp_path / 'stat.pth')
     torch.save({'fn': getattr(HistoryBuffer, name)}, path)
@@ -272,10 +278,12 @@ def _loader_roots(cfg):
     }
 
 
-@pytest.mark.parametrize('config, ann', [
-    (STUDENT_CONFIG, 'annotations/instances_val.json'),
-    (COCO_CONFIG, 'annotations/instances_val2017.json'),
-], ids=['shapes', 'coco'])
+@pytest.mark.parametrize(
+    'config, ann', [
+        (STUDENT_CONFIG, 'annotations/instances_val.json'),
+        (COCO_CONFIG, 'annotations/instances_val2017.json'),
+    ],
+    ids=['shapes', 'coco'])
 def test_override_data_root(config, ann):
     cfg = Config.fromfile(config)
     train_ann = cfg.train_dataloader.dataset.ann_file
@@ -307,8 +315,10 @@ def test_override_data_root_through_wrappers_and_evaluator_lists():
                 dataset=dict(
                     type='ConcatDataset',
                     datasets=[
-                        dict(type='RepeatDataset', times=2,
-                             dataset=dict(data_root='data/a/')),
+                        dict(
+                            type='RepeatDataset',
+                            times=2,
+                            dataset=dict(data_root='data/a/')),
                         dict(data_root='data/b/'),
                     ])),
             val_dataloader=dict(dataset=dict(data_root='data/a/')),
@@ -322,15 +332,14 @@ def test_override_data_root_through_wrappers_and_evaluator_lists():
     assert concat[0].dataset.data_root == '/new/'
     assert concat[1].data_root == '/new/'
     assert cfg.val_dataloader.dataset.data_root == '/new/'
-    assert [e.get('ann_file') for e in cfg.val_evaluator] == [
-        '/new/ann.json', '/new/sub/ann.json', None
-    ]
+    assert [e.get('ann_file') for e in cfg.val_evaluator
+            ] == ['/new/ann.json', '/new/sub/ann.json', None]
 
 
 def test_override_data_root_rejects_evaluator_outside_root():
     cfg = Config.fromfile(STUDENT_CONFIG)
-    cfg.test_evaluator = dict(type='CocoMetric',
-                              ann_file='/elsewhere/instances_val.json')
+    cfg.test_evaluator = dict(
+        type='CocoMetric', ann_file='/elsewhere/instances_val.json')
     with pytest.raises(ValueError) as info:
         override_data_root(cfg, '/new/')
     message = str(info.value)
@@ -350,8 +359,8 @@ def no_dist_env(monkeypatch):
 
 
 def _small_cfg(launcher):
-    return Config(dict(launcher=launcher,
-                       env_cfg=dict(dist_cfg=dict(backend='nccl'))))
+    return Config(
+        dict(launcher=launcher, env_cfg=dict(dist_cfg=dict(backend='nccl'))))
 
 
 def test_setup_cpu_distributed_none_is_a_no_op(no_dist_env):
@@ -406,13 +415,18 @@ def test_setup_cpu_distributed_names_missing_env_vars(no_dist_env,
 def test_setup_cpu_distributed_single_process_gloo(no_dist_env, monkeypatch):
     """World size 1: the gloo group is set up and the config rewritten."""
     assert not torch_dist.is_initialized()
-    for name, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
-                            MASTER_ADDR='127.0.0.1',
-                            MASTER_PORT=str(free_port())).items():
+    for name, value in dict(
+            RANK='0',
+            WORLD_SIZE='1',
+            LOCAL_RANK='0',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(free_port())).items():
         monkeypatch.setenv(name, value)
     cfg = _small_cfg('pytorch')
-    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
-                                 find_unused_parameters=True, device_ids=[0])
+    cfg.model_wrapper_cfg = dict(
+        type='MMDistributedDataParallel',
+        find_unused_parameters=True,
+        device_ids=[0])
     try:
         assert setup_cpu_distributed(cfg) is True
         assert torch_dist.is_initialized()
@@ -427,8 +441,10 @@ def test_setup_cpu_distributed_single_process_gloo(no_dist_env, monkeypatch):
         assert setup_cpu_distributed(cfg2) is True  # group reused
         assert cfg2.env_cfg.dist_cfg.backend == 'gloo'
         assert cfg2.model_wrapper_cfg == dict(
-            type='MMDistributedDataParallel', broadcast_buffers=False,
-            find_unused_parameters=True, device_ids=None)
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=True,
+            device_ids=None)
     finally:
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()
@@ -460,20 +476,24 @@ OPTIM_CFG = dict(
 
 
 def _group_params(optim_wrapper):
-    return [p for g in optim_wrapper.optimizer.param_groups
-            for p in g['params']]
+    return [
+        p for g in optim_wrapper.optimizer.param_groups for p in g['params']
+    ]
 
 
 def _lr_by_param(optim_wrapper):
-    return {id(p): (g['lr'], g['weight_decay'])
-            for g in optim_wrapper.optimizer.param_groups
-            for p in g['params']}
+    return {
+        id(p): (g['lr'], g['weight_decay'])
+        for g in optim_wrapper.optimizer.param_groups
+        for p in g['params']
+    }
 
 
 def test_distill_constructor_is_registered():
     constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type='DistillOptimWrapperConstructor',
-             optim_wrapper_cfg=OPTIM_CFG))
+        dict(
+            type='DistillOptimWrapperConstructor',
+            optim_wrapper_cfg=OPTIM_CFG))
     assert isinstance(constructor, DistillOptimWrapperConstructor)
 
 
@@ -483,7 +503,8 @@ def test_distill_constructor_leaves_the_teacher_out():
     params = {id(p) for p in _group_params(optim_wrapper)}
     teacher = {id(p) for p in model.teacher.parameters()}
     student = {
-        id(p) for name, p in model.named_parameters()
+        id(p)
+        for name, p in model.named_parameters()
         if not name.startswith('teacher.')
     }
     assert len(params) == len(_group_params(optim_wrapper))  # no duplicates
@@ -491,8 +512,11 @@ def test_distill_constructor_leaves_the_teacher_out():
     assert not params & teacher
     # the teacher's parameters are left out by name, not by requires_grad
     model.teacher.requires_grad_(True)
-    params = {id(p) for p in _group_params(
-        DistillOptimWrapperConstructor(OPTIM_CFG)(model))}
+    params = {
+        id(p)
+        for p in _group_params(
+            DistillOptimWrapperConstructor(OPTIM_CFG)(model))
+    }
     assert params == student
     # the model itself is not altered
     assert isinstance(model.teacher, _Student)
@@ -507,8 +531,8 @@ def test_distill_constructor_paramwise_cfg_by_name():
             'connector': dict(lr_mult=10., decay_mult=0.),
             'teacher': dict(lr_mult=123.),
         })
-    optim_wrapper = DistillOptimWrapperConstructor(
-        OPTIM_CFG, paramwise_cfg)(model)
+    optim_wrapper = DistillOptimWrapperConstructor(OPTIM_CFG, paramwise_cfg)(
+        model)
     settings = _lr_by_param(optim_wrapper)
     student = [(n, p) for n, p in model.named_parameters()
                if not n.startswith('teacher.')]
@@ -538,21 +562,25 @@ def test_distill_constructor_without_teacher_matches_default(paramwise_cfg):
     model = _Student()
     ours = DistillOptimWrapperConstructor(OPTIM_CFG, paramwise_cfg)(model)
     default = DefaultOptimWrapperConstructor(OPTIM_CFG, paramwise_cfg)(model)
-    assert type(ours) is type(default)
-    assert type(ours.optimizer) is type(default.optimizer)
+    assert ours.__class__ is default.__class__
+    assert ours.optimizer.__class__ is default.optimizer.__class__
     ours_groups = ours.optimizer.param_groups
     default_groups = default.optimizer.param_groups
     assert len(ours_groups) == len(default_groups)
     for mine, ref in zip(ours_groups, default_groups):
-        assert [id(p) for p in mine['params']] == [
-            id(p) for p in ref['params']
-        ]
-        assert {k: v for k, v in mine.items() if k != 'params'} == {
-            k: v for k, v in ref.items() if k != 'params'
+        assert [id(p)
+                for p in mine['params']] == [id(p) for p in ref['params']]
+        assert {
+            k: v
+            for k, v in mine.items() if k != 'params'
+        } == {
+            k: v
+            for k, v in ref.items() if k != 'params'
         }
     # a `teacher` attribute that is not a module is not special
     model.teacher = None
     ours = DistillOptimWrapperConstructor(OPTIM_CFG, paramwise_cfg)(model)
-    assert {id(p) for p in _group_params(ours)} == {
-        id(p) for p in model.parameters()
-    }
+    assert {id(p)
+            for p in _group_params(ours)
+            } == {id(p)
+                  for p in model.parameters()}

@@ -16,8 +16,9 @@ C_S, C_T, MID, B = 8, 16, 8, 2
 def _feats(channels, sizes=SIZES, batch=B, seed=0, requires_grad=False):
     g = torch.Generator().manual_seed(seed)
     return [
-        torch.randn(batch, channels, h, w, generator=g).requires_grad_(
-            requires_grad) for h, w in sizes
+        torch.randn(batch, channels, h, w,
+                    generator=g).requires_grad_(requires_grad)
+        for h, w in sizes
     ]
 
 
@@ -89,8 +90,8 @@ def test_hcl_loss_module_sums_levels_and_weights():
 def test_fp16_inputs_give_fp32_finite_loss():
     fs = [f.half() for f in _feats(C_T, seed=1)]
     ft = [f.half() for f in _feats(C_T, seed=2)]
-    for loss in (hcl_loss(fs[0], ft[0]), HCLLoss()(fs, ft),
-                 FeatureMSELoss()(fs, ft)):
+    for loss in (hcl_loss(fs[0],
+                          ft[0]), HCLLoss()(fs, ft), FeatureMSELoss()(fs, ft)):
         assert loss.dtype == torch.float32
         assert loss.dim() == 0 and torch.isfinite(loss)
     ref = HCLLoss()([f.float() for f in fs], [f.float() for f in ft])
@@ -140,11 +141,10 @@ def test_abf_per_level_channels_and_mid_none():
     feats = [
         torch.randn(B, c, h, w) for c, (h, w) in zip([4, 6, 8], SIZES[:3])
     ]
-    assert [tuple(o.shape) for o in abf(feats)] == [
-        (B, c, h, w) for c, (h, w) in zip([5, 7, 9], SIZES[:3])
-    ]
-    assert ABFConnector(4, 6, mid_channels=None,
-                        num_levels=2).mid_channels == 6
+    assert [tuple(o.shape) for o in abf(feats)
+            ] == [(B, c, h, w) for c, (h, w) in zip([5, 7, 9], SIZES[:3])]
+    assert ABFConnector(
+        4, 6, mid_channels=None, num_levels=2).mid_channels == 6
     with pytest.raises(ValueError, match='mid_channels'):
         ABFConnector(4, [5, 7], mid_channels=None, num_levels=2)
 
@@ -203,12 +203,12 @@ def test_conv_adapter_shapes():
     adapter = ConvAdapter(C_S, C_T)
     outs = adapter(_feats(C_S))
     assert isinstance(outs, tuple)
-    assert [tuple(o.shape) for o in outs] == [(B, C_T, h, w)
-                                              for h, w in SIZES]
+    assert [tuple(o.shape) for o in outs] == [(B, C_T, h, w) for h, w in SIZES]
     assert all(conv.bias is not None and conv.kernel_size == (1, 1)
                for conv in adapter.adapters)
     outs = ConvAdapter([2, 3], [4, 5], num_levels=2)(
-        [torch.randn(1, 2, 3, 3), torch.randn(1, 3, 2, 2)])
+        [torch.randn(1, 2, 3, 3),
+         torch.randn(1, 3, 2, 2)])
     assert [o.shape[1] for o in outs] == [4, 5]
 
 
@@ -229,13 +229,16 @@ def test_build_through_registry():
     from mmdet.utils import register_all_modules
     register_all_modules()
     abf = MODELS.build(
-        dict(type='ABFConnector', in_channels=C_S, out_channels=C_T,
-             mid_channels=MID))
+        dict(
+            type='ABFConnector',
+            in_channels=C_S,
+            out_channels=C_T,
+            mid_channels=MID))
     assert isinstance(abf, ABFConnector)
     adapter = MODELS.build(
         dict(type='ConvAdapter', in_channels=C_S, out_channels=C_T))
     assert isinstance(adapter, ConvAdapter)
-    assert isinstance(MODELS.build(dict(type='HCLLoss', loss_weight=1.2)),
-                      HCLLoss)
-    assert isinstance(MODELS.build(dict(type='FeatureMSELoss')),
-                      FeatureMSELoss)
+    assert isinstance(
+        MODELS.build(dict(type='HCLLoss', loss_weight=1.2)), HCLLoss)
+    assert isinstance(
+        MODELS.build(dict(type='FeatureMSELoss')), FeatureMSELoss)

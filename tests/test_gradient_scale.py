@@ -29,8 +29,12 @@ def test_kd_and_ce_gradients_match_their_closed_forms():
 def test_table_ratios_and_matching_scale():
     batches = [logits(seed) for seed in range(3)]
     table = gradient_table(
-        {'kd': LogitKDLoss(loss_weight=1.0),
-         'kd_x3': LogitKDLoss(loss_weight=3.0)}, batches, reference='kd')
+        {
+            'kd': LogitKDLoss(loss_weight=1.0),
+            'kd_x3': LogitKDLoss(loss_weight=3.0)
+        },
+        batches,
+        reference='kd')
     rows = {r['name']: r for r in table}
     assert rows['kd']['vs_reference'] == pytest.approx(1.0)
     assert rows['kd_x3']['vs_reference'] == pytest.approx(3.0, 1e-5)
@@ -44,18 +48,24 @@ def test_table_ratios_and_matching_scale():
 
 
 def test_tool_on_real_rois(shapes_root, teacher_checkpoint, capsys):
-    from conftest import CONFIGS, load_tool
     import os.path as osp
-    kd, luminet = (osp.join(CONFIGS, 'distill', m, f'{m}_shapes.py')
-                   for m in ('kd', 'luminet'))
+
+    from conftest import CONFIGS, load_tool
+    kd, luminet = (
+        osp.join(CONFIGS, 'distill', m, f'{m}_shapes.py')
+        for m in ('kd', 'luminet'))
     tool = load_tool('analysis/gradient_scale.py')
-    tool.main([kd, luminet, '--teacher-checkpoint', teacher_checkpoint,
-               '--batches', '1', '--data-root', shapes_root,
-               '--cfg-options', 'train_dataloader.num_workers=0',
-               'train_dataloader.persistent_workers=False'])
-    rows = [line.split('|') for line in capsys.readouterr().out.splitlines()
-            if line.startswith('| kd:') or line.startswith('| luminet:')]
-    assert [r[1].strip() for r in rows] == ['kd:loss_kd_cls',
-                                            'luminet:loss_kd_cls']
+    tool.main([
+        kd, luminet, '--teacher-checkpoint', teacher_checkpoint, '--batches',
+        '1', '--data-root', shapes_root, '--cfg-options',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False'
+    ])
+    rows = [
+        line.split('|') for line in capsys.readouterr().out.splitlines()
+        if line.startswith('| kd:') or line.startswith('| luminet:')
+    ]
+    assert [r[1].strip()
+            for r in rows] == ['kd:loss_kd_cls', 'luminet:loss_kd_cls']
     assert float(rows[0][4]) == 1.0  # the reference against itself
     assert float(rows[1][3]) > 0 and float(rows[1][6]) > 0

@@ -29,8 +29,9 @@ def loop_reference(s, t, k, T, a, b):
             total += w * np_kl_softmax(trow[cls], srow[cls], T)
         total += np_kl_softmax(trow[top], srow[top], T)
         ldrld = T**2 * total / (k * (k - 1) // 2 + 1)
-        rntk = (T**2 * np_kl_softmax(trow[rest], srow[rest], T)
-                if len(rest) >= 2 else 0.0)
+        rntk = (
+            T**2 * np_kl_softmax(trow[rest], srow[rest], T)
+            if len(rest) >= 2 else 0.0)
         out.append(a * ldrld + b * rntk)
     return torch.tensor(out, dtype=torch.float64)
 
@@ -55,16 +56,22 @@ def test_k3_hand_case_with_rntk():
     t = torch.tensor([[1., 0., 2., 0., -1.]])
     T = 2.0
     sn, tn = s[0].double().numpy(), t[0].double().numpy()
-    groups = [([1, 3], 2 / 2.5 * math.exp(-0.05 * 3)),  # ranks 1, 2
-              ([1, 2], 2 / 3.5 * math.exp(-0.05 * 4)),  # ranks 1, 3
-              ([3, 2], 2 / 2.5 * math.exp(-0.05 * 5)),  # ranks 2, 3
-              ([1, 3, 2], 1.0)]  # the all-k group
+    groups = [
+        ([1, 3], 2 / 2.5 * math.exp(-0.05 * 3)),  # ranks 1, 2
+        ([1, 2], 2 / 3.5 * math.exp(-0.05 * 4)),  # ranks 1, 3
+        ([3, 2], 2 / 2.5 * math.exp(-0.05 * 5)),  # ranks 2, 3
+        ([1, 3, 2], 1.0)
+    ]  # the all-k group
     ldrld = T**2 * sum(w * np_kl_softmax(tn[g], sn[g], T)
                        for g, w in groups) / 4
     rntk = T**2 * np_kl_softmax(tn[[4, 0]], sn[[4, 0]], T)
     assert rntk > 0
-    got = LDRLDLoss(k=3, temperature=T, ldrld_weight=10.5, rntk_weight=7.0,
-                    reduction='none')(s, t)
+    got = LDRLDLoss(
+        k=3,
+        temperature=T,
+        ldrld_weight=10.5,
+        rntk_weight=7.0,
+        reduction='none')(s, t)
     assert got.item() == pytest.approx(10.5 * ldrld + 7.0 * rntk, rel=1e-5)
     # The two terms separately.
     only_ldrld = ldrld_loss(s, t, 3, T, ldrld_weight=1.0, rntk_weight=0.0)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import load_tool
+
 from mmkd_det.models.losses import (DKDLoss, LDRLDLoss, LogitKDLoss,
                                     build_logit_norm, dkd_loss, kd_loss,
                                     perception, zscore)
@@ -32,8 +32,8 @@ def np_perception(z, eps=1e-5):
 
 
 def np_zscore(z, eps=1e-7):
-    return (z - z.mean(1, keepdims=True)) / (z.std(1, ddof=1, keepdims=True)
-                                             + eps)
+    return (z - z.mean(1, keepdims=True)) / (
+        z.std(1, ddof=1, keepdims=True) + eps)
 
 
 def rand_pair(n=6, c=5, seed=0, scale=3.0):
@@ -99,8 +99,8 @@ def test_batch_vs_row_statistics():
 def test_build_logit_norm():
     z = torch.randn(4, 3)
     assert build_logit_norm(None) is None
-    torch.testing.assert_close(build_logit_norm('perception')(z),
-                               perception(z))
+    torch.testing.assert_close(
+        build_logit_norm('perception')(z), perception(z))
     torch.testing.assert_close(build_logit_norm('zscore')(z), zscore(z))
     with pytest.raises(ValueError, match="'perception', 'zscore' or None"):
         build_logit_norm('batchnorm')
@@ -141,8 +141,9 @@ def test_kd_t2_scaling_against_numpy(norm, np_norm):
 def test_kd_loss_matches_torch_kl_div_batchmean():
     s, t, _ = rand_pair(n=5, c=4)
     T = 2.0
-    ref = F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1),
-                   reduction='batchmean') * T**2
+    ref = F.kl_div(
+        F.log_softmax(s / T, 1), F.softmax(t / T, 1),
+        reduction='batchmean') * T**2
     torch.testing.assert_close(kd_loss(s, t, T).mean(), ref)
 
 
@@ -158,8 +159,10 @@ def test_perception_gradient_flows_through_student_stats():
             mean, var = mean.detach(), var.detach()
         hs = (s - mean) / torch.sqrt(var + 1e-5)
         ht = (t - t.mean(0)) / torch.sqrt(t.var(0, unbiased=False) + 1e-5)
-        return F.kl_div(F.log_softmax(hs / 2, 1), F.softmax(ht / 2, 1),
-                        reduction='batchmean') * 4
+        return F.kl_div(
+            F.log_softmax(hs / 2, 1),
+            F.softmax(ht / 2, 1),
+            reduction='batchmean') * 4
 
     g_live, = torch.autograd.grad(manual(False), s)
     g_frozen, = torch.autograd.grad(manual(True), s)
@@ -172,13 +175,13 @@ def test_dkd_parts_hand_example():
     s = torch.tensor([[1., 2., 0.]], requires_grad=True)
     t = torch.tensor([[2., 1., 0.]])
     y = torch.tensor([0])
-    ps, pt = np_softmax(np.array([1., 2., 0.])), np_softmax(
-        np.array([2., 1., 0.]))
+    ps, pt = np_softmax(np.array([1., 2.,
+                                  0.])), np_softmax(np.array([2., 1., 0.]))
     # TCKD: binary [p_target, 1 - p_target]; target = class 0.
     tckd = np_kl(np.array([pt[0], 1 - pt[0]]), np.array([ps[0], 1 - ps[0]]))
     # NCKD: softmax over the non-target classes {1, 2} only.
-    nckd = np_kl(np_softmax(np.array([1., 0.])), np_softmax(np.array([2.,
-                                                                     0.])))
+    nckd = np_kl(
+        np_softmax(np.array([1., 0.])), np_softmax(np.array([2., 0.])))
     # By hand: p_t = 0.6652 (teacher) / 0.2447 (student) ->
     # 0.6652 ln(0.6652/0.2447) + 0.3348 ln(0.3348/0.7553) = 0.3929;
     # non-target softmax [0.7311, 0.2689] vs [0.8808, 0.1192] -> 0.0826.
@@ -189,16 +192,16 @@ def test_dkd_parts_hand_example():
     assert got_t.item() == pytest.approx(tckd, rel=1e-5)
     assert got_n.item() == pytest.approx(nckd, rel=1e-5)
     # Combination with T^2 and loss_weight at T=2.
-    ps2, pt2 = np_softmax(np.array([.5, 1., 0.])), np_softmax(
-        np.array([1., .5, 0.]))
-    tckd2 = np_kl(np.array([pt2[0], 1 - pt2[0]]),
-                  np.array([ps2[0], 1 - ps2[0]]))
-    nckd2 = np_kl(np_softmax(np.array([.5, 0.])), np_softmax(np.array([1.,
-                                                                       0.])))
-    got = DKDLoss(alpha=1.0, beta=0.25, temperature=2.0, loss_weight=3.0)(
-        s, t, y)
-    assert got.item() == pytest.approx(3 * 4 * (tckd2 + 0.25 * nckd2),
-                                       rel=1e-5)
+    ps2, pt2 = np_softmax(np.array([.5, 1.,
+                                    0.])), np_softmax(np.array([1., .5, 0.]))
+    tckd2 = np_kl(
+        np.array([pt2[0], 1 - pt2[0]]), np.array([ps2[0], 1 - ps2[0]]))
+    nckd2 = np_kl(
+        np_softmax(np.array([.5, 0.])), np_softmax(np.array([1., 0.])))
+    got = DKDLoss(
+        alpha=1.0, beta=0.25, temperature=2.0, loss_weight=3.0)(s, t, y)
+    assert got.item() == pytest.approx(
+        3 * 4 * (tckd2 + 0.25 * nckd2), rel=1e-5)
 
 
 def _dkd_public_style(s, t, y, alpha, beta, T):
@@ -210,11 +213,13 @@ def _dkd_public_style(s, t, y, alpha, beta, T):
     def cat_mask(p):
         return torch.stack([(p * gt).sum(1), (p * other).sum(1)], 1)
 
-    tckd = F.kl_div(torch.log(cat_mask(ps)), cat_mask(pt),
-                    reduction='sum') * T**2 / s.shape[0]
-    nckd = F.kl_div(F.log_softmax(s / T - 1000.0 * gt, 1),
-                    F.softmax(t / T - 1000.0 * gt, 1),
-                    reduction='sum') * T**2 / s.shape[0]
+    tckd = F.kl_div(
+        torch.log(cat_mask(ps)), cat_mask(pt),
+        reduction='sum') * T**2 / s.shape[0]
+    nckd = F.kl_div(
+        F.log_softmax(s / T - 1000.0 * gt, 1),
+        F.softmax(t / T - 1000.0 * gt, 1),
+        reduction='sum') * T**2 / s.shape[0]
     return alpha * tckd + beta * nckd
 
 
@@ -222,8 +227,8 @@ def test_dkd_matches_public_formulation_and_zscore():
     s, t, y = rand_pair(n=8, c=6, seed=5)
     got = DKDLoss(alpha=1.0, beta=8.0, temperature=4.0)(s, t, y)
     torch.testing.assert_close(got, _dkd_public_style(s, t, y, 1., 8., 4.))
-    got = DKDLoss(alpha=1.0, beta=8.0, temperature=2.0,
-                  logit_norm='zscore')(s, t, y)
+    got = DKDLoss(
+        alpha=1.0, beta=8.0, temperature=2.0, logit_norm='zscore')(s, t, y)
     ref = _dkd_public_style(zscore(s), zscore(t), y, 1., 8., 2.)
     torch.testing.assert_close(got, ref)
     torch.testing.assert_close(
@@ -373,20 +378,29 @@ def test_sync_stats_without_process_group_uses_local_stats():
 # ---------------------------------------------------------------- benchmark
 def test_benchmark_losses_times_every_loss(capsys):
     tool = load_tool('analysis/benchmark_losses.py')
-    expected = {'kd', 'perception_kd', 'zscore_kd', 'dkd', 'zscore_dkd',
-                'ldrld'}
+    expected = {
+        'kd', 'perception_kd', 'zscore_kd', 'dkd', 'zscore_dkd', 'ldrld'
+    }
     losses = tool.build_losses()
     assert set(losses) == expected
     student, teacher, labels = rand_pair(n=64, c=9)
-    results = tool.time_losses(losses, student, teacher, labels, repeats=2,
-                               warmup=1, device=torch.device('cpu'))
+    results = tool.time_losses(
+        losses,
+        student,
+        teacher,
+        labels,
+        repeats=2,
+        warmup=1,
+        device=torch.device('cpu'))
     assert set(results) == expected
     for med, low in results.values():
         assert math.isfinite(med) and 0 < low <= med
     assert student.grad is None  # each call differentiates its own leaf
     # the command line, with the default thread count (no global change)
-    assert tool.main(['--num-rois', '64', '--num-classes', '9', '--repeats',
-                      '2', '--warmup', '1', '--threads', '0']) == 0
+    assert tool.main([
+        '--num-rois', '64', '--num-classes', '9', '--repeats', '2', '--warmup',
+        '1', '--threads', '0'
+    ]) == 0
     capsys.readouterr()
 
 

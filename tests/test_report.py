@@ -24,8 +24,12 @@ FINAL = {
 
 
 def _val_line(ap, ap50, ap75):
-    return {'coco/bbox_mAP': ap, 'coco/bbox_mAP_50': ap50,
-            'coco/bbox_mAP_75': ap75, 'coco/bbox_mAP_s': -1.0}
+    return {
+        'coco/bbox_mAP': ap,
+        'coco/bbox_mAP_50': ap50,
+        'coco/bbox_mAP_75': ap75,
+        'coco/bbox_mAP_s': -1.0
+    }
 
 
 def _log(run_dir, timestamp, lines):
@@ -35,9 +39,10 @@ def _log(run_dir, timestamp, lines):
     ``<save_dir>/vis_data``, exactly as MMEngine's Runner does with
     ``<work_dir>/<timestamp>``.
     """
-    vis = Visualizer(name=f'report-test-{uuid.uuid4()}',
-                     vis_backends=[dict(type='LocalVisBackend')],
-                     save_dir=str(run_dir / timestamp))
+    vis = Visualizer(
+        name=f'report-test-{uuid.uuid4()}',
+        vis_backends=[dict(type='LocalVisBackend')],
+        save_dir=str(run_dir / timestamp))
     for step, scalars in lines:
         vis.add_scalars(scalars, step=step)
 
@@ -52,8 +57,12 @@ def work_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp('work_dirs')
     for name, final in FINAL.items():
         early = _val_line(*(v / 2 for v in final))
-        lines = [_train(10), _train(20), (20, early), _train(30), _train(40),
-                 (40, _val_line(*final))]
+        lines = [
+            _train(10),
+            _train(20), (20, early),
+            _train(30),
+            _train(40), (40, _val_line(*final))
+        ]
         if name == 'student':
             # The first launch validated @40 (stale value), then died; the
             # relaunch resumed from the iter-20 checkpoint and re-ran 30-40.
@@ -63,7 +72,10 @@ def work_dirs(tmp_path_factory):
         else:
             _log(root / name, '20240101_000000', lines)
     (root / 'kd' / 'calibration.json').write_text(
-        json.dumps({'d_ece': 0.0734, 'num_detections': 12}))
+        json.dumps({
+            'd_ece': 0.0734,
+            'num_detections': 12
+        }))
     return root
 
 
@@ -111,8 +123,10 @@ def test_load_run_name_override(work_dirs):
 def test_render_table_values_and_gains(runs):
     # Put the teacher last to check it is moved to the top with the student.
     header, rows = _table_rows(render_table(runs[1:] + runs[:1]))
-    assert header == ['Method', 'AP', 'AP50', 'AP75', 'ΔAP vs student',
-                      'ΔAP vs kd', 'D-ECE (%)']
+    assert header == [
+        'Method', 'AP', 'AP50', 'AP75', 'ΔAP vs student', 'ΔAP vs kd',
+        'D-ECE (%)'
+    ]
     assert list(rows) == ['teacher', 'student', 'kd', 'luminet']
     assert [rows['teacher'][c] for c in ('AP', 'AP50', 'AP75')] == \
         ['41.20', '60.10', '44.70']
@@ -130,11 +144,12 @@ def test_render_table_values_and_gains(runs):
 
 
 def test_render_table_optional_columns():
+
     def run(name, ap):
         return RunResult(name, {'coco/bbox_mAP': ap})
 
-    header, rows = _table_rows(render_table([run('a', 0.2), run('b', 0.2)],
-                                            student='a'))
+    header, rows = _table_rows(
+        render_table([run('a', 0.2), run('b', 0.2)], student='a'))
     # No KD run and no calibration: those columns are left out; a zero gain
     # prints as +0.00, never -0.00; absent AP50/AP75 show as NA.
     assert header == ['Method', 'AP', 'AP50', 'AP75', 'ΔAP vs a']
@@ -165,8 +180,9 @@ def test_missing_logs_raise(tmp_path):
         load_run(str(empty))
     train_only = tmp_path / 'train_only'
     _log(train_only, '20240101_000000', [_train(10)])
-    with pytest.raises(ValueError, match='No validation metrics.*'
-                       'coco/bbox_mAP'):
+    with pytest.raises(
+            ValueError, match='No validation metrics.*'
+            'coco/bbox_mAP'):
         load_run(str(train_only))
 
 
@@ -182,8 +198,12 @@ def test_truncated_last_line_is_skipped(tmp_path):
 def test_cli_prints_table(work_dirs, tmp_path, capsys):
     cli = runpy.run_path(osp.join(REPO_ROOT, 'tools', 'report.py'))
     dirs = [str(work_dirs / n) for n in ('student', 'kd', 'teacher')]
-    cli['main'](dirs + ['--names', 'S', 'KD', 'T', '--student', 'S', '--kd',
-                        'KD', '--teacher', 'T', '--out', str(tmp_path)])
+    cli['main'](
+        dirs + [
+            '--names', 'S', 'KD', 'T', '--student', 'S', '--kd', 'KD',
+            '--teacher', 'T', '--out',
+            str(tmp_path)
+        ])
     out = capsys.readouterr().out
     assert out.splitlines()[2].startswith('| T | 41.20 |')
     assert '| KD | 30.50 | 50.10 | 31.80 | +0.70 | — | 7.34 |' in out

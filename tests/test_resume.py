@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 import torch
+from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG, tiny_config
 from mmengine.runner import Runner
 
-from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG, tiny_config
 from mmkd_det.engine import check_resume_checkpoint
 from mmkd_det.engine.rng_state_hook import (CHECKPOINT_KEY, get_rng_state,
                                             set_rng_state)
@@ -25,8 +25,8 @@ LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
 
 
 def _cfg(config, shapes_root, work_dir, workers, **options):
-    cfg = tiny_config(config, shapes_root, work_dir, max_iters=4,
-                      val_interval=2, **options)
+    cfg = tiny_config(
+        config, shapes_root, work_dir, max_iters=4, val_interval=2, **options)
     cfg.train_dataloader.num_workers = workers
     cfg.train_dataloader.persistent_workers = workers > 0
     cfg.default_hooks.checkpoint.interval = 2
@@ -49,8 +49,9 @@ def _train(cfg, resume_from=None):
 
 def max_abs_diff(a: dict, b: dict) -> float:
     assert a.keys() == b.keys()
-    return max((x.double() - y.double()).abs().max().item() if x.numel() else
-               0.0 for x, y in zip(a.values(), (b[k] for k in a)))
+    return max(
+        (x.double() - y.double()).abs().max().item() if x.numel() else 0.0
+        for x, y in zip(a.values(), (b[k] for k in a)))
 
 
 @pytest.fixture(scope='module')
@@ -86,12 +87,12 @@ def test_resume_is_bit_exact(name, workers, straight_runs, shapes_root,
         saved = torch.load(checkpoint)
     assert saved['meta']['iter'] == 2
     assert saved[CHECKPOINT_KEY]['world_size'] == 1
-    assert set(saved[CHECKPOINT_KEY]['states'][0]) == {
-        'python', 'numpy', 'torch'
-    }  # no CUDA here
+    assert set(
+        saved[CHECKPOINT_KEY]['states'][0]) == {'python', 'numpy',
+                                                'torch'}  # no CUDA here
     resumed = _train(
-        _config(name, shapes_root, str(tmp_path), workers,
-                teacher_checkpoint), resume_from=checkpoint)
+        _config(name, shapes_root, str(tmp_path), workers, teacher_checkpoint),
+        resume_from=checkpoint)
     diff = max_abs_diff(straight, resumed)
     print(f'\n{name} (num_workers={workers}): straight 4 iterations vs 2 + '
           f'resume: max |dw| = {diff} over {len(straight)} tensors')
@@ -111,7 +112,8 @@ def test_checkpoint_without_rng_states_resumes_with_warning(
     torch.save(saved, old)
     resumed = _train(
         _config('student', shapes_root, str(tmp_path / 'run'), 2,
-                teacher_checkpoint), resume_from=old)
+                teacher_checkpoint),
+        resume_from=old)
     diff = max_abs_diff(straight, resumed)
     print(f'\nwithout random states: max |dw| = {diff}')
     assert diff > 0
@@ -147,8 +149,8 @@ def _truncated_copy(src, dst_dir):
 
 def test_truncated_checkpoint_is_a_clear_error(straight_runs, tmp_path):
     _, work_dir = straight_runs('student', 2)
-    broken = _truncated_copy(osp.join(work_dir, 'iter_2.pth'),
-                             str(tmp_path / 'work'))
+    broken = _truncated_copy(
+        osp.join(work_dir, 'iter_2.pth'), str(tmp_path / 'work'))
     before = (open(broken, 'rb').read(), os.stat(broken).st_mtime_ns)
     with pytest.raises(RuntimeError) as info:
         check_resume_checkpoint(broken)
@@ -168,9 +170,12 @@ def test_truncated_checkpoint_is_a_clear_error(straight_runs, tmp_path):
 
 
 def _tool_env():
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
-                        'MASTER_PORT')}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
+                     'MASTER_PORT')
+    }
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
     env['PYTHONWARNINGS'] = 'ignore'
@@ -184,8 +189,8 @@ def test_truncated_checkpoint_through_train_tools(tool, straight_runs,
     """``--resume`` of a truncated file stops before training, in our
     tools/train.py and in mmdet's own (through the config's hooks)."""
     _, work_dir = straight_runs('student', 2)
-    broken = _truncated_copy(osp.join(work_dir, 'iter_2.pth'),
-                             str(tmp_path / 'work'))
+    broken = _truncated_copy(
+        osp.join(work_dir, 'iter_2.pth'), str(tmp_path / 'work'))
     before = (open(broken, 'rb').read(), os.stat(broken).st_mtime_ns)
     script = _tool_script(tool)
     # the configs' data_root is data/shapes/, relative to the working dir
@@ -195,8 +200,13 @@ def test_truncated_checkpoint_through_train_tools(tool, straight_runs,
         sys.executable, script, STUDENT_CONFIG, '--work-dir',
         str(tmp_path / 'work'), '--resume', broken
     ]
-    proc = subprocess.run(cmd, cwd=str(tmp_path), env=_tool_env(),
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        cmd,
+        cwd=str(tmp_path),
+        env=_tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
     assert f'Cannot resume from {broken}: it is unreadable' in out, out[-3000:]
@@ -207,8 +217,7 @@ def _tool_script(tool):
     if tool == 'ours':
         return osp.join(REPO_ROOT, 'tools', 'train.py')
     import mmdet
-    script = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
-                      'train.py')
+    script = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
     if not osp.isfile(script):
         pytest.skip('mmdet was installed without its tools')
     return script
@@ -236,10 +245,17 @@ def test_resume_is_bit_exact_through_train_tools(tool, options, shapes_root,
     ]
 
     def train(work_dir, *extra):
-        cmd = [sys.executable, script, STUDENT_CONFIG, '--work-dir',
-               str(tmp_path / work_dir), *extra, '--cfg-options', *options]
-        proc = subprocess.run(cmd, cwd=str(tmp_path), env=_tool_env(),
-                              capture_output=True, text=True, timeout=300)
+        cmd = [
+            sys.executable, script, STUDENT_CONFIG, '--work-dir',
+            str(tmp_path / work_dir), *extra, '--cfg-options', *options
+        ]
+        proc = subprocess.run(
+            cmd,
+            cwd=str(tmp_path),
+            env=_tool_env(),
+            capture_output=True,
+            text=True,
+            timeout=300)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
         return proc.stdout + proc.stderr
 
@@ -269,19 +285,30 @@ def test_rng_hook_does_not_restore_foreign_states(logged):
     runner = SimpleNamespace(_resume=True, seed=0)
 
     hook = RNGStateHook()
-    hook.after_load_checkpoint(runner, {
-        'meta': {'seed': 0},
-        CHECKPOINT_KEY: dict(world_size=2, states=[state, state])})
+    hook.after_load_checkpoint(
+        runner, {
+            'meta': {
+                'seed': 0
+            },
+            CHECKPOINT_KEY: dict(world_size=2, states=[state, state])
+        })
     assert hook._resumed is None
     assert 'this run has 1. Random states are not restored' in logged[-1]
 
-    hook.after_load_checkpoint(SimpleNamespace(_resume=False, seed=0), {
-        'meta': {}, CHECKPOINT_KEY: dict(world_size=1, states=[state])})
+    hook.after_load_checkpoint(
+        SimpleNamespace(_resume=False, seed=0), {
+            'meta': {},
+            CHECKPOINT_KEY: dict(world_size=1, states=[state])
+        })
     assert hook._resumed is None  # load_from without resume: a new stream
 
-    hook.after_load_checkpoint(runner, {
-        'meta': {'seed': 7}, CHECKPOINT_KEY: dict(world_size=1,
-                                                  states=[state])})
+    hook.after_load_checkpoint(
+        runner, {
+            'meta': {
+                'seed': 7
+            },
+            CHECKPOINT_KEY: dict(world_size=1, states=[state])
+        })
     assert hook._resumed is state
     assert 'trained with seed 7' in logged[-1]
     assert 'randomness=dict(seed=7)' in logged[-1]

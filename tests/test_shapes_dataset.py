@@ -11,9 +11,9 @@ from dataclasses import asdict, fields
 
 import numpy as np
 import pytest
+from conftest import TOOLS, load_tool
 
 import mmkd_det.datasets.shapes as shapes
-from conftest import TOOLS, load_tool
 
 TOOL = osp.join(TOOLS, 'make_shapes.py')
 
@@ -23,8 +23,7 @@ def _load_tool():
 
 
 H, W = 96, 128  # non-square, to catch H/W mix-ups
-TINY = dict(seed=0, num_train=10, num_val=12, size=(H, W),
-            empty_fraction=0.25)
+TINY = dict(seed=0, num_train=10, num_val=12, size=(H, W), empty_fraction=0.25)
 
 
 def _read(path):
@@ -71,8 +70,9 @@ def test_one_set_of_defaults():
             assert cli[field.name] == defaults[field.name], field.name
     assert {'seed', 'num_train', 'num_val', 'size'} <= set(cli)
     quickstart = vars(load_tool('quickstart.py').parse_args([]))
-    assert (quickstart['num_train'], quickstart['num_val']) == (
-        defaults['num_train'], defaults['num_val'])
+    assert (quickstart['num_train'],
+            quickstart['num_val']) == (defaults['num_train'],
+                                       defaults['num_val'])
 
 
 def test_classes_and_metainfo():
@@ -82,8 +82,7 @@ def test_classes_and_metainfo():
     assert tuple(meta['classes']) == shapes.SHAPES_CLASSES
     assert len(meta['palette']) == 8
     assert all(
-        len(c) == 3 and all(0 <= v <= 255 for v in c)
-        for c in meta['palette'])
+        len(c) == 3 and all(0 <= v <= 255 for v in c) for c in meta['palette'])
 
 
 def test_layout_and_summary(tiny):
@@ -93,9 +92,8 @@ def test_layout_and_summary(tiny):
         s = summary[split]
         assert s['num_images'] == n
         assert osp.isfile(s['ann_file'])
-        assert sorted(os.listdir(osp.join(out, split))) == [
-            f'{i:06d}.jpg' for i in range(n)
-        ]
+        assert sorted(os.listdir(osp.join(
+            out, split))) == [f'{i:06d}.jpg' for i in range(n)]
     with open(osp.join(out, 'meta.json')) as f:
         meta = json.load(f)
     assert meta['version'] == shapes.SHAPES_VERSION
@@ -166,8 +164,10 @@ def test_deterministic_and_seed_dependent(tiny, tmp_path):
 def test_images_independent_of_split_size(tiny, tmp_path):
     out, _ = tiny
     small = str(tmp_path / 'small')
-    shapes.generate_shapes_dataset(
-        small, **{**TINY, 'num_train': 4, 'num_val': 3})
+    shapes.generate_shapes_dataset(small, **{
+        **TINY, 'num_train': 4,
+        'num_val': 3
+    })
     for split, n in (('train', 4), ('val', 3)):
         for i in range(n):
             name = osp.join(split, f'{i:06d}.jpg')
@@ -184,7 +184,10 @@ def test_empty_images(tiny, tmp_path):
     assert 0 < n_empty < len(coco['images'])
 
     everything_empty = shapes.generate_shapes_dataset(
-        str(tmp_path / 'empty'), num_train=2, num_val=2, size=(64, 64),
+        str(tmp_path / 'empty'),
+        num_train=2,
+        num_val=2,
+        size=(64, 64),
         empty_fraction=1.0)
     assert everything_empty['train']['num_annotations'] == 0
     assert everything_empty['val']['num_empty_images'] == 2
@@ -204,8 +207,8 @@ def test_object_sizes_span_small_to_large(modest):
     assert side.max() > 100
     assert np.median(side) < 60  # skewed to small / medium
     assert len(boxes) / len(modest['images']) > 2
-    assert set(a['category_id'] for a in modest['annotations']) == set(
-        range(1, 9))
+    assert set(a['category_id']
+               for a in modest['annotations']) == set(range(1, 9))
 
 
 @pytest.mark.parametrize('kwargs,match', [
@@ -264,9 +267,8 @@ def test_mmdet_pipeline_reads_it(tiny):
                              for x, y, w, h in (a['bbox'] for a in anns)])
         np.testing.assert_allclose(
             sample.gt_instances.bboxes.numpy(), expected, atol=1e-4)
-        np.testing.assert_array_equal(
-            sample.gt_instances.labels.numpy(),
-            [a['category_id'] - 1 for a in anns])
+        np.testing.assert_array_equal(sample.gt_instances.labels.numpy(),
+                                      [a['category_id'] - 1 for a in anns])
         checked += 1
         if checked == 2:
             break
@@ -277,8 +279,9 @@ def test_mmdet_pipeline_reads_it(tiny):
 def test_cli_subprocess(tmp_path):
     out = tmp_path / 'cli'
     cmd = [
-        sys.executable, TOOL, '--out', str(out), '--num-train', '3',
-        '--num-val', '2', '--size', '64x80', '--seed', '5'
+        sys.executable, TOOL, '--out',
+        str(out), '--num-train', '3', '--num-val', '2', '--size', '64x80',
+        '--seed', '5'
     ]
     # Run outside the repo so that the tool has to find mmkd_det itself.
     proc = subprocess.run(
@@ -297,8 +300,9 @@ def test_cli_subprocess(tmp_path):
 def test_cli_skip_and_force(tmp_path, capsys):
     tool = _load_tool()
     out = str(tmp_path / 'cli')
-    args = ['--out', out, '--num-train', '4', '--num-val', '2', '--size',
-            '64x64']
+    args = [
+        '--out', out, '--num-train', '4', '--num-val', '2', '--size', '64x64'
+    ]
     meta = osp.join(out, 'meta.json')
 
     def written():
@@ -320,9 +324,8 @@ def test_cli_skip_and_force(tmp_path, capsys):
     assert tool.main(args[:2] + ['--num-train', '2', '--num-val', '2']) == 0
     assert written() not in (None, stamp)
     stamp = written()
-    assert sorted(os.listdir(osp.join(out, 'train'))) == [
-        '000000.jpg', '000001.jpg'
-    ]
+    assert sorted(os.listdir(osp.join(
+        out, 'train'))) == ['000000.jpg', '000001.jpg']
     # An incomplete dataset (image deleted) is regenerated too.
     os.remove(osp.join(out, 'val', '000001.jpg'))
     assert tool.main(args[:2] + ['--num-train', '2', '--num-val', '2']) == 0
@@ -340,8 +343,9 @@ def test_cli_rejects_too_small_size(tmp_path, capsys):
     assert not (out / 'meta.json').exists()
 
 
-@pytest.mark.parametrize('text', ['192', '192x', 'x192', '192*192', 'axb',
-                                  '0x64', '64x-1', '1.5x64', ''])
+@pytest.mark.parametrize(
+    'text',
+    ['192', '192x', 'x192', '192*192', 'axb', '0x64', '64x-1', '1.5x64', ''])
 def test_parse_size_rejects(text):
     tool = _load_tool()
     with pytest.raises(argparse.ArgumentTypeError, match='HxW|positive'):
@@ -356,10 +360,13 @@ def test_parse_size_accepts():
 
 @pytest.mark.slow
 def test_cli_bad_size_subprocess(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, TOOL, '--out', str(tmp_path / 'x'), '--size',
-         '192by192'],
-        capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([
+        sys.executable, TOOL, '--out',
+        str(tmp_path / 'x'), '--size', '192by192'
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
     assert proc.returncode == 2
     assert "invalid size '192by192'" in proc.stderr
     assert 'HxW' in proc.stderr

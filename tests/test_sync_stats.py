@@ -15,8 +15,8 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-
 from conftest import free_port
+
 from mmkd_det.models.losses import LogitKDLoss, perception
 
 WORLD = 2
@@ -26,8 +26,9 @@ SPLITS = {'uneq': (3, 5), 'empty': (8, 0)}
 
 def _run(student, teacher, reduction):
     s = student.clone().requires_grad_()
-    loss = LogitKDLoss('perception', temperature=T, sync_stats=True,
-                       reduction=reduction)(s, teacher)
+    loss = LogitKDLoss(
+        'perception', temperature=T, sync_stats=True,
+        reduction=reduction)(s, teacher)
     loss.backward()
     return loss.detach(), s.grad
 
@@ -35,8 +36,11 @@ def _run(student, teacher, reduction):
 def _worker(rank, port, out_dir, s_all, t_all):
     torch.set_num_threads(1)
     dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=WORLD, timeout=timedelta(seconds=30))
+        'gloo',
+        init_method=f'tcp://127.0.0.1:{port}',
+        rank=rank,
+        world_size=WORLD,
+        timeout=timedelta(seconds=30))
     try:
         res = {}
         half = s_all.shape[0] // WORLD
@@ -54,8 +58,8 @@ def _worker(rank, port, out_dir, s_all, t_all):
 
 def _single(student, teacher, reduction):
     s = student.clone().requires_grad_()
-    loss = LogitKDLoss('perception', temperature=T,
-                       reduction=reduction)(s, teacher)
+    loss = LogitKDLoss(
+        'perception', temperature=T, reduction=reduction)(s, teacher)
     loss.backward()
     return loss.detach(), s.grad
 
@@ -66,8 +70,11 @@ def test_two_gloo_ranks_match_single_process(tmp_path):
     s_all = torch.randn(8, 6, generator=g) * 3 + torch.arange(6.)
     t_all = torch.randn(8, 6, generator=g) * 2
     ctx = mp.start_processes(
-        _worker, args=(free_port(), str(tmp_path), s_all, t_all),
-        nprocs=WORLD, join=False, start_method='spawn')
+        _worker,
+        args=(free_port(), str(tmp_path), s_all, t_all),
+        nprocs=WORLD,
+        join=False,
+        start_method='spawn')
     deadline = time.monotonic() + 90
     while not ctx.join(timeout=1):
         if time.monotonic() > deadline:
@@ -84,8 +91,9 @@ def test_two_gloo_ranks_match_single_process(tmp_path):
     grads = torch.cat([r['eq'][1] for r in ranks]) / WORLD
     torch.testing.assert_close(grads, ref_grad)
     # Local statistics would NOT match (guards against a silent fallback).
-    local = sum(_single(s_all[i * 4:(i + 1) * 4], t_all[i * 4:(i + 1) * 4],
-                        'mean')[0] for i in range(WORLD)) / WORLD
+    local = sum(
+        _single(s_all[i * 4:(i + 1) * 4], t_all[i * 4:(i + 1) * 4], 'mean')[0]
+        for i in range(WORLD)) / WORLD
     assert not torch.allclose(local, ref_loss)
 
     # Unequal / empty ranks: global statistics, 'sum' matches exactly.

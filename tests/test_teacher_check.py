@@ -10,11 +10,11 @@ import uuid
 import pytest
 import torch
 import torch.nn as nn
+from conftest import CONFIGS, STUDENT_CONFIG, TEACHER_CONFIG, tiny_config
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
 
-from conftest import CONFIGS, STUDENT_CONFIG, TEACHER_CONFIG, tiny_config
 from mmkd_det.datasets.shapes import SHAPES_CLASSES
 from mmkd_det.engine import TeacherCheckHook, check_teacher_classes
 from mmkd_det.engine.rng_state_hook import get_rng_state
@@ -45,8 +45,8 @@ def _teacher_cfg_text(**preprocessor):
 def _runner(teacher, work_dir, config=LUMINET, **options):
     if config == LUMINET:
         options['model.teacher.checkpoint'] = teacher
-    cfg = tiny_config(config, options.pop('data_root'), work_dir,
-                      max_iters=2, **options)
+    cfg = tiny_config(
+        config, options.pop('data_root'), work_dir, max_iters=2, **options)
     cfg.experiment_name = f'test_teacher_check_{uuid.uuid4().hex[:8]}'
     return Runner.from_cfg(cfg)
 
@@ -100,15 +100,19 @@ def test_class_mismatch_stops_training_before_the_first_step(
     with pytest.raises(ValueError, match='Teacher class mismatch'):
         runner.train()
     assert runner.iter == 0
-    assert not [p for p in (tmp_path / 'work').iterdir()
-                if p.name.endswith('.pth')]
+    assert not [
+        p for p in (tmp_path / 'work').iterdir() if p.name.endswith('.pth')
+    ]
 
 
 def test_mmdet2_checkpoint_meta_is_read():
-    info = read_checkpoint_info('zoo.pth', dict(
-        CLASSES=('a', 'b'),
-        config="img_norm_cfg = dict(\n    mean=[1.0, 2.0, 3.0], "
-        "std=[4.0, 5.0, 6.0], to_rgb=True)\nmodel = dict(type='FasterRCNN')"))
+    info = read_checkpoint_info(
+        'zoo.pth',
+        dict(
+            CLASSES=('a', 'b'),
+            config="img_norm_cfg = dict(\n    mean=[1.0, 2.0, 3.0], "
+            "std=[4.0, 5.0, 6.0], to_rgb=True)\n"
+            "model = dict(type='FasterRCNN')"))
     assert info.classes == ('a', 'b')
     assert info.normalization == Normalization((1., 2., 3.), (4., 5., 6.),
                                                True)
@@ -119,12 +123,14 @@ def test_mmdet2_checkpoint_meta_is_read():
 # --------------------------------------------------------------------------
 # normalization
 # --------------------------------------------------------------------------
-def test_normalization_mismatch_is_a_build_error(teacher_checkpoint,
-                                                 tmp_path):
+def test_normalization_mismatch_is_a_build_error(teacher_checkpoint, tmp_path):
     teacher = _teacher_with_meta(
         teacher_checkpoint, tmp_path / 'caffe.pth',
-        dict(cfg=_teacher_cfg_text(mean=[103.53, 116.28, 123.675],
-                                   std=[1.0, 1.0, 1.0], bgr_to_rgb=False)))
+        dict(
+            cfg=_teacher_cfg_text(
+                mean=[103.53, 116.28, 123.675],
+                std=[1.0, 1.0, 1.0],
+                bgr_to_rgb=False)))
     with pytest.raises(ValueError) as info:
         build_teacher(TEACHER_CONFIG, teacher)
     message = str(info.value)
@@ -141,8 +147,9 @@ def test_normalization_mismatch_is_a_build_error(teacher_checkpoint,
 def test_matching_normalization_builds(teacher_checkpoint, tmp_path):
     teacher = _teacher_with_meta(
         teacher_checkpoint, tmp_path / 'ok.pth',
-        dict(cfg=_teacher_cfg_text(),
-             dataset_meta=dict(classes=SHAPES_CLASSES)))
+        dict(
+            cfg=_teacher_cfg_text(),
+            dataset_meta=dict(classes=SHAPES_CLASSES)))
     model = build_teacher(TEACHER_CONFIG, teacher)
     info = model.checkpoint_info
     assert info.normalization == Normalization(
@@ -181,7 +188,8 @@ class _GroundTruthTeacher(nn.Module):
         for sample in samples:
             gt = sample.gt_instances
             sample.pred_instances = InstanceData(
-                bboxes=gt.bboxes, labels=gt.labels,
+                bboxes=gt.bboxes,
+                labels=gt.labels,
                 scores=torch.ones(len(gt.labels)))
             self.images.append(sample.img_id)
         return samples
@@ -193,8 +201,7 @@ def test_teacher_evaluation_covers_only_the_evaluated_images(
     """A perfect teacher scores AP 1 on any prefix of the val set: the
     CocoMetric is restricted to the evaluated images (unrestricted, the
     unseen images' objects would count as misses)."""
-    runner = _runner(teacher_checkpoint, str(tmp_path),
-                     data_root=shapes_root)
+    runner = _runner(teacher_checkpoint, str(tmp_path), data_root=shapes_root)
     teacher = _GroundTruthTeacher(runner.model)
     ap = evaluate_teacher(teacher, runner, num_images)
     assert len(teacher.images) == min(num_images, 4)
@@ -203,10 +210,14 @@ def test_teacher_evaluation_covers_only_the_evaluated_images(
 
 def test_useless_teacher_stops_the_run(teacher_checkpoint, shapes_root,
                                        tmp_path, logged):
-    runner = _runner(teacher_checkpoint, str(tmp_path / 'work'),
-                     data_root=shapes_root,
-                     **{'teacher_check.num_images': 4,
-                        'teacher_check.min_ap': 0.05})
+    runner = _runner(
+        teacher_checkpoint,
+        str(tmp_path / 'work'),
+        data_root=shapes_root,
+        **{
+            'teacher_check.num_images': 4,
+            'teacher_check.min_ap': 0.05
+        })
     with pytest.raises(RuntimeError) as info:
         runner.train()
     message = str(info.value)
@@ -216,8 +227,9 @@ def test_useless_teacher_stops_the_run(teacher_checkpoint, shapes_root,
         'reaches bbox AP 0.000 on the first 4 validation images, below '
         'teacher_check.min_ap=0.05')
     assert 'teacher_check.num_images=0' in message
-    assert any(m.startswith('Teacher pre-flight: bbox AP 0.000 on the first '
-                            '4 validation images') for m in logged), logged
+    assert any(
+        m.startswith('Teacher pre-flight: bbox AP 0.000 on the first '
+                     '4 validation images') for m in logged), logged
     assert runner.iter == 0
 
 
@@ -237,16 +249,22 @@ def test_teacher_evaluation_leaves_the_random_state(teacher_checkpoint,
 
 def test_teacher_check_settings_and_plain_models(teacher_checkpoint,
                                                  shapes_root, tmp_path):
-    runner = _runner(teacher_checkpoint, str(tmp_path / 'a'),
-                     data_root=shapes_root,
-                     **{'teacher_check.num_imgs': 3})
-    with pytest.raises(ValueError, match=r"Unknown teacher_check keys "
-                       r"\['num_imgs'\]"):
+    runner = _runner(
+        teacher_checkpoint,
+        str(tmp_path / 'a'),
+        data_root=shapes_root,
+        **{'teacher_check.num_imgs': 3})
+    with pytest.raises(
+            ValueError, match=r"Unknown teacher_check keys "
+            r"\['num_imgs'\]"):
         TeacherCheckHook().before_train(runner)
     runner.cfg.teacher_check = dict(num_images=0, min_ap=0.05)
     with pytest.raises(ValueError, match='min_ap <= 1'):
         TeacherCheckHook(num_images=1, min_ap=30).before_train(runner)
-    plain = _runner(None, str(tmp_path / 'b'), config=STUDENT_CONFIG,
-                    data_root=shapes_root)
+    plain = _runner(
+        None,
+        str(tmp_path / 'b'),
+        config=STUDENT_CONFIG,
+        data_root=shapes_root)
     with pytest.raises(TypeError, match='TeacherCheckHook needs a distiller'):
         TeacherCheckHook().before_train(plain)

@@ -19,9 +19,8 @@ from glob import glob
 import cv2
 import pytest
 import torch
-from mmengine.config import Config
-
 from conftest import REPO_ROOT, STUDENT_CONFIG, TOOLS, free_port, load_tool
+from mmengine.config import Config
 
 TIMEOUT = 300
 
@@ -39,7 +38,8 @@ TINY_OPTIONS = [
 
 def _env(**extra):
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if k not in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE',
                      'MASTER_ADDR', 'MASTER_PORT', 'PORT')
     }
@@ -55,8 +55,13 @@ def _env(**extra):
 def _run(cmd, cwd, **env):
     """Run ``cmd``; return (returncode, stdout and stderr together)."""
     proc = subprocess.run(
-        cmd, cwd=cwd, env=_env(**env), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
+        cmd,
+        cwd=cwd,
+        env=_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=TIMEOUT)
     return proc.returncode, proc.stdout
 
 
@@ -83,13 +88,19 @@ def _log_file(work_dir):
 def dist_run(shapes_root, tmp_path_factory):
     """``tools/dist_train.sh`` with 2 CPU processes, 2 iterations."""
     work_dir = str(tmp_path_factory.mktemp('dist_train'))
-    rc, out = _run(
-        ['bash', osp.join(TOOLS, 'dist_train.sh'), STUDENT_CONFIG, '2',
-         '--work-dir', work_dir, '--data-root', shapes_root,
-         '--cfg-options', *TINY_OPTIONS],
-        cwd=work_dir, PYTHON=sys.executable, PORT=str(free_port()))
-    return dict(rc=rc, out=out, work_dir=work_dir,
-                checkpoint=osp.join(work_dir, 'iter_2.pth'))
+    rc, out = _run([
+        'bash',
+        osp.join(TOOLS, 'dist_train.sh'), STUDENT_CONFIG, '2', '--work-dir',
+        work_dir, '--data-root', shapes_root, '--cfg-options', *TINY_OPTIONS
+    ],
+                   cwd=work_dir,
+                   PYTHON=sys.executable,
+                   PORT=str(free_port()))
+    return dict(
+        rc=rc,
+        out=out,
+        work_dir=work_dir,
+        checkpoint=osp.join(work_dir, 'iter_2.pth'))
 
 
 @pytest.fixture(scope='module')
@@ -121,8 +132,8 @@ def test_dist_train_two_cpu_processes(dist_run):
     assert ckpt['meta']['iter'] == 2
     from mmdet.registry import MODELS
     model = MODELS.build(Config.fromfile(STUDENT_CONFIG).model)
-    missing, unexpected = model.load_state_dict(ckpt['state_dict'],
-                                                strict=False)
+    missing, unexpected = model.load_state_dict(
+        ckpt['state_dict'], strict=False)
     assert not missing and not unexpected
     # both training iterations were logged
     assert [r['iter'] for r in _scalars(dist_run['work_dir'])
@@ -130,9 +141,11 @@ def test_dist_train_two_cpu_processes(dist_run):
     # 2 processes in a gloo group; mmengine's environment report is the
     # only place a run records its world size ("GPU number")
     log = _log_file(dist_run['work_dir'])
-    assert _env_report(log) == {'Distributed launcher': 'pytorch',
-                                'Distributed training': 'True',
-                                'GPU number': '2'}
+    assert _env_report(log) == {
+        'Distributed launcher': 'pytorch',
+        'Distributed training': 'True',
+        'GPU number': '2'
+    }
     assert "dist_cfg: {'backend': 'gloo'}" in log
 
 
@@ -153,21 +166,27 @@ def test_dist_checkpoint_carries_every_rank_random_state(checkpoint):
 def test_dist_resume_is_bit_exact(shapes_root, tmp_path):
     """2 CPU processes: straight 4 iterations == 2, then --resume."""
     options = [
-        o for o in TINY_OPTIONS
-        if not o.startswith(('train_cfg.', 'default_hooks.checkpoint',
-                             'train_dataloader.num_workers',
-                             'train_dataloader.persistent'))
-    ] + ['train_cfg.max_iters=4', 'train_cfg.val_interval=2',
-         'default_hooks.checkpoint.interval=2',
-         'default_hooks.checkpoint.max_keep_ckpts=-1',
-         'train_dataloader.num_workers=1']
+        o for o in TINY_OPTIONS if not o.startswith(
+            ('train_cfg.', 'default_hooks.checkpoint',
+             'train_dataloader.num_workers', 'train_dataloader.persistent'))
+    ] + [
+        'train_cfg.max_iters=4', 'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'train_dataloader.num_workers=1'
+    ]
 
     def train(work_dir, *extra):
-        rc, out = _run(
-            ['bash', osp.join(TOOLS, 'dist_train.sh'), STUDENT_CONFIG, '2',
-             '--work-dir', str(tmp_path / work_dir), '--data-root',
-             shapes_root, *extra, '--cfg-options', *options],
-            cwd=str(tmp_path), PYTHON=sys.executable, PORT=str(free_port()))
+        rc, out = _run([
+            'bash',
+            osp.join(TOOLS,
+                     'dist_train.sh'), STUDENT_CONFIG, '2', '--work-dir',
+            str(tmp_path / work_dir), '--data-root', shapes_root, *extra,
+            '--cfg-options', *options
+        ],
+                       cwd=str(tmp_path),
+                       PYTHON=sys.executable,
+                       PORT=str(free_port()))
         assert rc == 0, _tail(out)
         return out
 
@@ -180,9 +199,9 @@ def test_dist_resume_is_bit_exact(shapes_root, tmp_path):
     with checkpoint_safe_globals():
         straight = torch.load(str(tmp_path / 'straight' / 'iter_4.pth'))
         resumed = torch.load(str(tmp_path / 'resumed' / 'iter_4.pth'))
-    diff = max((a.double() - resumed['state_dict'][k].double()).abs().max()
-               .item() for k, a in straight['state_dict'].items()
-               if a.numel())
+    diff = max(
+        (a.double() - resumed['state_dict'][k].double()).abs().max().item()
+        for k, a in straight['state_dict'].items() if a.numel())
     print(f'\n2 processes (gloo), student (num_workers=1): straight 4 '
           f'iterations vs 2 + --resume: max |dw| = {diff}')
     assert diff == 0.0
@@ -208,16 +227,17 @@ def test_dist_train_validates_with_coco_metric(dist_run):
 
 @pytest.mark.slow
 @pytest.mark.dist  # uses the 2-process run's checkpoint
-def test_test_py_evaluates_dumps_and_shows(checkpoint, shapes_root,
-                                           tmp_path):
+def test_test_py_evaluates_dumps_and_shows(checkpoint, shapes_root, tmp_path):
     out_pkl = str(tmp_path / 'preds.pkl')
-    rc, out = _run(
-        [sys.executable, osp.join(TOOLS, 'test.py'), STUDENT_CONFIG,
-         checkpoint, '--work-dir', str(tmp_path), '--data-root', shapes_root,
-         '--out', out_pkl, '--show-dir', 'painted', '--cfg-options',
-         'test_dataloader.num_workers=0',
-         'test_dataloader.persistent_workers=False'],
-        cwd=str(tmp_path))
+    rc, out = _run([
+        sys.executable,
+        osp.join(TOOLS, 'test.py'), STUDENT_CONFIG, checkpoint, '--work-dir',
+        str(tmp_path), '--data-root', shapes_root, '--out', out_pkl,
+        '--show-dir', 'painted', '--cfg-options',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False'
+    ],
+                   cwd=str(tmp_path))
     assert rc == 0, _tail(out)
     assert f'Load checkpoint from {checkpoint}' in out
     # mmengine's test log (WORK_DIR/TIMESTAMP/TIMESTAMP.json): CocoMetric's
@@ -241,8 +261,7 @@ def test_test_py_evaluates_dumps_and_shows(checkpoint, shapes_root,
     assert osp.isfile(out_pkl)
     with open(out_pkl, 'rb') as f:
         results = pickle.load(f)
-    with open(osp.join(shapes_root, 'annotations',
-                       'instances_val.json')) as f:
+    with open(osp.join(shapes_root, 'annotations', 'instances_val.json')) as f:
         val_ids = {img['id'] for img in json.load(f)['images']}
     assert {r['img_id'] for r in results} == val_ids
     assert len(results) == len(val_ids)
@@ -264,12 +283,13 @@ def test_train_py_resume_auto(checkpoint, shapes_root, tmp_path):
     with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
         f.write(start)
     options = [o for o in TINY_OPTIONS if not o.startswith('train_cfg.')]
-    rc, out = _run(
-        [sys.executable, osp.join(TOOLS, 'train.py'), STUDENT_CONFIG,
-         '--resume', '--work-dir', work_dir, '--data-root', shapes_root,
-         '--cfg-options', 'train_cfg.max_iters=3', 'train_cfg.val_begin=100',
-         *options],
-        cwd=str(tmp_path))
+    rc, out = _run([
+        sys.executable,
+        osp.join(TOOLS, 'train.py'), STUDENT_CONFIG, '--resume', '--work-dir',
+        work_dir, '--data-root', shapes_root, '--cfg-options',
+        'train_cfg.max_iters=3', 'train_cfg.val_begin=100', *options
+    ],
+                   cwd=str(tmp_path))
     assert rc == 0, _tail(out)
     assert f'Load checkpoint from {start}' in out
     assert 'resumed epoch: 0, iter: 2' in out
@@ -284,10 +304,12 @@ def test_train_py_resume_auto(checkpoint, shapes_root, tmp_path):
 @pytest.mark.slow
 def test_test_py_missing_checkpoint(tmp_path):
     missing = str(tmp_path / 'no_such_dir' / 'missing.pth')
-    rc, out = _run(
-        [sys.executable, osp.join(TOOLS, 'test.py'), STUDENT_CONFIG, missing,
-         '--work-dir', str(tmp_path)],
-        cwd=str(tmp_path))
+    rc, out = _run([
+        sys.executable,
+        osp.join(TOOLS, 'test.py'), STUDENT_CONFIG, missing, '--work-dir',
+        str(tmp_path)
+    ],
+                   cwd=str(tmp_path))
     assert rc != 0
     assert f'Checkpoint not found: {missing}' in out
     assert 'FileNotFoundError' in out
@@ -302,6 +324,8 @@ def test_show_dir_turns_on_the_visualization_hook():
     assert cfg.default_hooks.visualization.test_out_dir == 'painted'
 
     del cfg.default_hooks['visualization']
-    with pytest.raises(ValueError, match='--show-dir needs a visualization '
-                       'hook; add default_hooks'):
+    with pytest.raises(
+            ValueError,
+            match='--show-dir needs a visualization '
+            'hook; add default_hooks'):
         tool.enable_show_dir(cfg, 'painted')

@@ -9,18 +9,18 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import ConfigDict
-from mmengine.runner import Runner
-
+from conftest import CONFIGS, tiny_config
 from mmdet.models.roi_heads import HybridTaskCascadeRoIHead, SparseRoIHead
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
+from mmengine.config import ConfigDict
+from mmengine.runner import Runner
+
 from mmkd_det.models.distillers.roi_heads import (check_teacher_roi_head,
                                                   student_roi_head_class,
                                                   teacher_roi_logits)
 from mmkd_det.utils import checkpoint_safe_globals
 from mmkd_det.utils.detector_kinds import KINDS, detector_kind_cfg
-from conftest import CONFIGS, tiny_config
 
 CASCADE_BASE = osp.join(CONFIGS, '_base_', 'cascade-rcnn_shapes.py')
 NUM_CLASSES = 8
@@ -41,8 +41,11 @@ def teacher_checkpoints(tmp_path_factory):
     return out
 
 
-def distiller_cfg(student: str, teacher: str, teacher_checkpoints,
-                  loss_weight: float = 1.0, **extra) -> ConfigDict:
+def distiller_cfg(student: str,
+                  teacher: str,
+                  teacher_checkpoints,
+                  loss_weight: float = 1.0,
+                  **extra) -> ConfigDict:
     model = detector_kind_cfg(student)
     config, checkpoint = teacher_checkpoints[teacher]
     model.update(
@@ -50,8 +53,7 @@ def distiller_cfg(student: str, teacher: str, teacher_checkpoints,
         teacher=dict(config=config, checkpoint=checkpoint),
         logit_losses=dict(
             loss_kd_cls=dict(
-                type='LogitKDLoss', temperature=2.0,
-                loss_weight=loss_weight)),
+                type='LogitKDLoss', temperature=2.0, loss_weight=loss_weight)),
         **extra)
     return model
 
@@ -66,38 +68,44 @@ def build(cfg: ConfigDict, seed: int = 0):
 def batch(model, seed: int = 0):
     torch.manual_seed(seed)
     packed = demo_mm_inputs(
-        2, [[3, 96, 96]] * 2, num_items=[3, 2], num_classes=NUM_CLASSES,
+        2, [[3, 96, 96]] * 2,
+        num_items=[3, 2],
+        num_classes=NUM_CLASSES,
         with_mask=True)
     return model.data_preprocessor(packed, True)
 
 
 def classifiers(model) -> list:
     heads = model.roi_head.bbox_head
-    return [h.fc_cls.weight for h in (heads if isinstance(
-        heads, torch.nn.ModuleList) else [heads])]
+    return [
+        h.fc_cls.weight
+        for h in (heads if isinstance(heads, torch.nn.ModuleList) else [heads])
+    ]
 
 
-PAIRINGS = sorted({(s, t) for s in KINDS for t in ('faster', 'cascade-mask')}
-                  | {('faster', t) for t in KINDS})
+PAIRINGS = sorted({(s, t)
+                   for s in KINDS
+                   for t in ('faster', 'cascade-mask')}
+                  | {('faster', t)
+                     for t in KINDS})
 
 
 @pytest.mark.parametrize('student,teacher', PAIRINGS)
-def test_one_step_distills_every_stage(student, teacher,
-                                       teacher_checkpoints):
+def test_one_step_distills_every_stage(student, teacher, teacher_checkpoints):
     model = build(distiller_cfg(student, teacher, teacher_checkpoints))
     model.train()
     data = batch(model)
     losses = model.loss(data['inputs'], data['data_samples'])
     cascade = student.startswith('cascade')
     kd_keys = [k for k in losses if k.endswith('loss_kd_cls')]
-    assert kd_keys == ([f's{i}.loss_kd_cls' for i in range(3)]
-                       if cascade else ['loss_kd_cls'])
+    assert kd_keys == ([f's{i}.loss_kd_cls'
+                        for i in range(3)] if cascade else ['loss_kd_cls'])
     for key, value in losses.items():
         values = value if isinstance(value, list) else [value]
         assert all(torch.isfinite(v).all() for v in values), key
     mask_keys = [k for k in losses if k.endswith('loss_mask')]
-    assert len(mask_keys) == (
-        (3 if cascade else 1) if student.endswith('mask') else 0)
+    assert len(mask_keys) == ((3 if cascade else 1)
+                              if student.endswith('mask') else 0)
     # the distillation terms alone reach every distilled stage's classifier
     sum(losses[k] for k in kd_keys).backward()
     for stage, weight in enumerate(classifiers(model)):
@@ -110,8 +118,8 @@ def test_one_step_distills_every_stage(student, teacher,
 def test_zero_weight_student_losses_equal_plain_mmdet(student,
                                                       teacher_checkpoints):
     distiller = build(
-        distiller_cfg(student, 'cascade-mask', teacher_checkpoints,
-                      loss_weight=0.0))
+        distiller_cfg(
+            student, 'cascade-mask', teacher_checkpoints, loss_weight=0.0))
     plain = MODELS.build(detector_kind_cfg(student))
     plain.load_state_dict(distiller.state_dict(), strict=True)
     distiller.train()
@@ -157,11 +165,13 @@ def test_teacher_logits_match_its_own_predict_path(teacher,
     data = batch(detector)
     metas = [s.metainfo for s in data['data_samples']]
     torch.manual_seed(0)
-    boxes = [torch.rand(n, 4) * 40 + torch.tensor([0, 0, 40, 40])
-             for n in (7, 5)]
-    rois = torch.cat(
-        [torch.cat([b.new_full((len(b), 1), i), b], 1)
-         for i, b in enumerate(boxes)])
+    boxes = [
+        torch.rand(n, 4) * 40 + torch.tensor([0, 0, 40, 40]) for n in (7, 5)
+    ]
+    rois = torch.cat([
+        torch.cat([b.new_full((len(b), 1), i), b], 1)
+        for i, b in enumerate(boxes)
+    ])
     from mmengine.structures import InstanceData
     proposals = [InstanceData(bboxes=b) for b in boxes]
     with torch.no_grad():
@@ -201,8 +211,10 @@ def test_feature_loss_without_connector_names_the_channels(
     cfg = distiller_cfg('faster', 'cascade', teacher_checkpoints)
     cfg.feature_losses = dict(
         loss_fitnet=dict(type='FeatureMSELoss', connector=None))
-    with pytest.raises(ValueError, match=r'student FPN gives \[32, 32, 32, '
-                       r'32, 32\] channels .* teacher FPN \[64,.*ConvAdapter'):
+    with pytest.raises(
+            ValueError,
+            match=r'student FPN gives \[32, 32, 32, '
+            r'32, 32\] channels .* teacher FPN \[64,.*ConvAdapter'):
         MODELS.build(cfg)
     cfg.feature_losses.loss_fitnet.connector = dict(
         type='ConvAdapter', in_channels=32, out_channels=64)
@@ -217,8 +229,8 @@ def test_distilled_cascade_student_evaluates_with_plain_config(
         teacher_checkpoints, shapes_root, tmp_path):
     """Train a cascade student 2 iterations under a Faster teacher, then
     test its checkpoint with the plain cascade config."""
-    cfg = tiny_config(CASCADE_BASE, shapes_root, str(tmp_path / 'distill'),
-                      max_iters=2)
+    cfg = tiny_config(
+        CASCADE_BASE, shapes_root, str(tmp_path / 'distill'), max_iters=2)
     cfg.model = distiller_cfg('cascade', 'faster', teacher_checkpoints)
     cfg.optim_wrapper.constructor = 'DistillOptimWrapperConstructor'
     Runner.from_cfg(cfg).train()

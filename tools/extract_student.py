@@ -34,8 +34,7 @@ def extract_student(checkpoint: dict) -> dict:
     prefixes = RoIDistiller.DISTILLATION_PREFIXES
     student = {
         key: value
-        for key, value in state_dict.items()
-        if not key.startswith(prefixes)
+        for key, value in state_dict.items() if not key.startswith(prefixes)
         and not key.startswith(tuple(f'module.{p}' for p in prefixes))
     }
     meta = dict(checkpoint.get('meta', {}))

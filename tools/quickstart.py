@@ -32,8 +32,8 @@ from mmkd_det.analysis.report import load_run, write_report  # noqa: E402
 from mmkd_det.datasets import SHAPES_DEFAULTS  # noqa: E402
 from mmkd_det.datasets import generate_shapes_dataset  # noqa: E402
 from mmkd_det.utils.cli import add_shapes_split_args  # noqa: E402
-from mmkd_det.utils.methods import (METHODS, leaf_config,  # noqa: E402
-                                    student_config, teacher_config)
+from mmkd_det.utils.methods import leaf_config  # noqa: E402
+from mmkd_det.utils.methods import METHODS, student_config, teacher_config
 
 PAIR = 'shapes'
 TEACHER_CONFIG = teacher_config(PAIR)
@@ -60,8 +60,8 @@ def parse_args(argv=None):
         help='distillation methods to run, of '
         f'{", ".join(METHODS)} (mmkd_det/utils/methods.py; default: '
         f'{" ".join(DEFAULT_METHODS)})')
-    parser.add_argument('--data-root', default=osp.join(REPO_ROOT, 'data',
-                                                        'shapes'))
+    parser.add_argument(
+        '--data-root', default=osp.join(REPO_ROOT, 'data', 'shapes'))
     parser.add_argument(
         '--work-dir', default=osp.join(REPO_ROOT, 'work_dirs', 'quickstart'))
     parser.add_argument(
@@ -188,18 +188,20 @@ def main():
         skip_existing=True)
     with open(osp.join(args.data_root, 'meta.json'), encoding='utf-8') as f:
         dataset_meta = json.load(f)
-    print(f"    {args.data_root}: {summary['train']['num_images']} train / "
-          f"{summary['val']['num_images']} val images"
-          + (' (already there)' if summary.get('skipped') else
-             f" (generated in {summary['seconds']:.0f} s)"), flush=True)
+    print(
+        f"    {args.data_root}: {summary['train']['num_images']} train / "
+        f"{summary['val']['num_images']} val images" +
+        (' (already there)' if summary.get('skipped') else
+         f" (generated in {summary['seconds']:.0f} s)"),
+        flush=True)
 
     teacher_ckpt = prepare_teacher(args, dataset_meta)
     student_options = ([f'train_cfg.max_iters={args.student_iters}']
                        if args.student_iters else [])
     runs = [('teacher', TEACHER_CONFIG, teacher_ckpt)]
-    checkpoint = train(STUDENT_CONFIG, osp.join(args.work_dir, 'student'),
-                       args.data_root, 'Student (ResNet-18/16-wide)',
-                       student_options)
+    checkpoint = train(STUDENT_CONFIG, osp.join(args.work_dir,
+                                                'student'), args.data_root,
+                       'Student (ResNet-18/16-wide)', student_options)
     runs.append(('student', STUDENT_CONFIG, checkpoint))
     for method in args.methods:
         checkpoint = train(

@@ -14,26 +14,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
-from mmkd_det.analysis.report import (  # noqa: E402
-    load_run, render_table, write_report)
+from mmkd_det.analysis.report import render_table  # noqa: E402
+from mmkd_det.analysis.report import load_run, write_report
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Summarise MMEngine work dirs as a LumiNet-style table.')
-    parser.add_argument('work_dirs', nargs='+', metavar='WORK_DIR',
-                        help='training work dirs, one per method')
-    parser.add_argument('--names', nargs='+',
-                        help='method names, one per work dir '
-                        '(default: the work dirs\' basenames)')
-    parser.add_argument('--out', help='also write report.md and '
-                        'ap_curves.png into this folder')
-    parser.add_argument('--student', default='student',
-                        help='name of the plain student run (ΔAP baseline)')
-    parser.add_argument('--kd', default='kd',
-                        help='name of the vanilla KD run (ΔAP baseline)')
-    parser.add_argument('--teacher', default='teacher',
-                        help='name of the teacher run (listed first)')
+    parser.add_argument(
+        'work_dirs',
+        nargs='+',
+        metavar='WORK_DIR',
+        help='training work dirs, one per method')
+    parser.add_argument(
+        '--names',
+        nargs='+',
+        help='method names, one per work dir '
+        '(default: the work dirs\' basenames)')
+    parser.add_argument(
+        '--out',
+        help='also write report.md and '
+        'ap_curves.png into this folder')
+    parser.add_argument(
+        '--student',
+        default='student',
+        help='name of the plain student run (ΔAP baseline)')
+    parser.add_argument(
+        '--kd', default='kd', help='name of the vanilla KD run (ΔAP baseline)')
+    parser.add_argument(
+        '--teacher',
+        default='teacher',
+        help='name of the teacher run (listed first)')
     args = parser.parse_args(argv)
     if args.names is not None and len(args.names) != len(args.work_dirs):
         parser.error(f'--names got {len(args.names)} names for '

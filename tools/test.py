@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
-from mmkd_det.engine import (add_common_args, build_runner,  # noqa: E402
-                             load_tool_config)
+from mmkd_det.engine import build_runner  # noqa: E402
+from mmkd_det.engine import add_common_args, load_tool_config
 
 
 def parse_args(argv=None):
@@ -64,8 +64,9 @@ def main():
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError('--out must be a .pkl or .pickle file.')
-        cfg.test_evaluator = [cfg.test_evaluator] if not isinstance(
-            cfg.test_evaluator, list) else cfg.test_evaluator
+        cfg.test_evaluator = [
+            cfg.test_evaluator
+        ] if not isinstance(cfg.test_evaluator, list) else cfg.test_evaluator
         cfg.test_evaluator.append(
             dict(type='DumpDetResults', out_file_path=args.out))
     if args.show_dir:

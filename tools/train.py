@@ -11,8 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
 from mmengine.runner import find_latest_checkpoint  # noqa: E402
 
-from mmkd_det.engine import (add_common_args, build_runner,  # noqa: E402
-                             check_resume_checkpoint, load_tool_config)
+from mmkd_det.engine import build_runner  # noqa: E402
+from mmkd_det.engine import (add_common_args, check_resume_checkpoint,
+                             load_tool_config)
 
 
 def parse_args():
@@ -47,9 +48,8 @@ def main():
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            raise RuntimeError(
-                'Cannot use --auto-scale-lr: the config has no '
-                '`auto_scale_lr = dict(base_batch_size=...)`.')
+            raise RuntimeError('Cannot use --auto-scale-lr: the config has no '
+                               '`auto_scale_lr = dict(base_batch_size=...)`.')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True

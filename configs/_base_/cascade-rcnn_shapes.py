@@ -4,8 +4,8 @@
 # like the shapes Faster head (64-ch RoI features, 256-d FCs, 128 RoIs).
 _base_ = './faster-rcnn_shapes.py'
 
-_stage_box_stds = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
-                   [0.033, 0.033, 0.067, 0.067])
+_stage_box_stds = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1,
+                                          0.1], [0.033, 0.033, 0.067, 0.067])
 _stage_ious = (0.5, 0.6, 0.7)
 model = dict(
     type='CascadeRCNN',
@@ -32,7 +32,8 @@ model = dict(
                     target_stds=stds),
                 reg_class_agnostic=True,
                 loss_cls=dict(
-                    type='CrossEntropyLoss', use_sigmoid=False,
+                    type='CrossEntropyLoss',
+                    use_sigmoid=False,
                     loss_weight=1.0),
                 loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))
             for stds in _stage_box_stds

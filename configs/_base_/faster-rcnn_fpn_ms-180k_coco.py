@@ -49,8 +49,9 @@ train_cfg = dict(
     max_iters=max_iters,
     val_interval=20000)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-         end=1000),
+    dict(
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+        end=1000),
     dict(
         type='MultiStepLR',
         begin=0,

@@ -6,10 +6,7 @@ _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)
 # exact resume (random states in checkpoints) and weights_only-safe loading,
 # also under mmdet's own tools/train.py
-custom_hooks = [
-    dict(type='SafeCheckpointLoadHook'),
-    dict(type='RNGStateHook')
-]
+custom_hooks = [dict(type='SafeCheckpointLoadHook'), dict(type='RNGStateHook')]
 
 # Relative to the working directory, as mmdet's data/coco/; `make quickstart`
 # runs from the repository root. Use --data-root to point elsewhere.
@@ -40,8 +37,7 @@ model = dict(
         rpn_proposal=dict(nms_pre=600, max_per_img=300),
         rcnn=dict(sampler=dict(num=128))),
     test_cfg=dict(
-        rpn=dict(nms_pre=300, max_per_img=150),
-        rcnn=dict(max_per_img=50)))
+        rpn=dict(nms_pre=300, max_per_img=150), rcnn=dict(max_per_img=50)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
@@ -97,13 +93,9 @@ test_evaluator = val_evaluator
 # the cosine decay ends at max_iters (the runner fills in its `end`), and the
 # warm-up overlaps its start (both factors apply), so any max_iters works.
 train_cfg = dict(
-    _delete_=True,
-    type='IterBasedTrainLoop',
-    max_iters=1000,
-    val_interval=250)
+    _delete_=True, type='IterBasedTrainLoop', max_iters=1000, val_interval=250)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=0, eta_min=1e-4)
 ]
 optim_wrapper = dict(

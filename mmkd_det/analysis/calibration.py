@@ -56,10 +56,12 @@ def box_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
     """
     b1 = _as_boxes(boxes1, 'boxes1')[:, None, :]
     b2 = _as_boxes(boxes2, 'boxes2')[None, :, :]
-    inter_w = np.clip(np.minimum(b1[..., 2], b2[..., 2]) -
-                      np.maximum(b1[..., 0], b2[..., 0]), 0, None)
-    inter_h = np.clip(np.minimum(b1[..., 3], b2[..., 3]) -
-                      np.maximum(b1[..., 1], b2[..., 1]), 0, None)
+    inter_w = np.clip(
+        np.minimum(b1[..., 2], b2[..., 2]) -
+        np.maximum(b1[..., 0], b2[..., 0]), 0, None)
+    inter_h = np.clip(
+        np.minimum(b1[..., 3], b2[..., 3]) -
+        np.maximum(b1[..., 1], b2[..., 1]), 0, None)
     inter = inter_w * inter_h
 
     def area(b):
@@ -113,8 +115,7 @@ def match_detections(det_boxes,
     n = det_boxes.shape[0]
     det_scores = _as_vector(det_scores, n, 'det_scores', np.float64)
     det_labels = _as_vector(det_labels, n, 'det_labels', np.int64)
-    gt_labels = _as_vector(gt_labels, gt_boxes.shape[0], 'gt_labels',
-                           np.int64)
+    gt_labels = _as_vector(gt_labels, gt_boxes.shape[0], 'gt_labels', np.int64)
 
     is_tp = np.zeros(n, dtype=bool)
     if n == 0 or gt_boxes.shape[0] == 0:
@@ -131,8 +132,7 @@ def match_detections(det_boxes,
     return is_tp
 
 
-def detection_ece(scores, is_tp,
-                  n_bins: int = 15) -> Tuple[float, List[Dict]]:
+def detection_ece(scores, is_tp, n_bins: int = 15) -> Tuple[float, List[Dict]]:
     """Confidence-only detection expected calibration error.
 
     Bins split ``[0, 1]`` into ``n_bins`` equal-width intervals
@@ -170,8 +170,8 @@ def detection_ece(scores, is_tp,
     idx = np.digitize(scores, edges[1:-1])
     counts = np.bincount(idx, minlength=n_bins)
     sum_conf = np.bincount(idx, weights=scores, minlength=n_bins)
-    sum_tp = np.bincount(idx, weights=is_tp.astype(np.float64),
-                         minlength=n_bins)
+    sum_tp = np.bincount(
+        idx, weights=is_tp.astype(np.float64), minlength=n_bins)
 
     d_ece = 0.0
     bins = []
@@ -182,9 +182,13 @@ def detection_ece(scores, is_tp,
             precision = float(sum_tp[b] / count)
             confidence = float(sum_conf[b] / count)
             d_ece += count / scores.size * abs(precision - confidence)
-        bins.append(dict(lower=float(edges[b]), upper=float(edges[b + 1]),
-                         count=count, precision=precision,
-                         confidence=confidence))
+        bins.append(
+            dict(
+                lower=float(edges[b]),
+                upper=float(edges[b + 1]),
+                count=count,
+                precision=precision,
+                confidence=confidence))
     return float(d_ece), bins
 
 
@@ -230,11 +234,12 @@ def _image_outcomes(image: dict, iou_thr: float,
     scores = scores[keep]
 
     gt_boxes = _as_boxes(image['gt_bboxes'], 'gt_bboxes')
-    gt_labels = _as_vector(image['gt_labels'], gt_boxes.shape[0],
-                           'gt_labels', np.int64)
+    gt_labels = _as_vector(image['gt_labels'], gt_boxes.shape[0], 'gt_labels',
+                           np.int64)
     ignore = image.get('gt_ignore_flags')
-    ignore = (np.zeros(gt_boxes.shape[0], dtype=bool) if ignore is None else
-              _as_vector(ignore, gt_boxes.shape[0], 'gt_ignore_flags', bool))
+    ignore = (
+        np.zeros(gt_boxes.shape[0], dtype=bool) if ignore is None else
+        _as_vector(ignore, gt_boxes.shape[0], 'gt_ignore_flags', bool))
 
     is_tp = match_detections(boxes, scores, labels, gt_boxes[~ignore],
                              gt_labels[~ignore], iou_thr)
@@ -270,8 +275,8 @@ def evaluate_calibration(results: Sequence[dict],
     """
     per_image = [_image_outcomes(r, iou_thr, score_thr) for r in results]
     scores = np.concatenate([s for s, _ in per_image] + [np.zeros(0)])
-    is_tp = np.concatenate([t for _, t in per_image] +
-                           [np.zeros(0, dtype=bool)])
+    is_tp = np.concatenate([t
+                            for _, t in per_image] + [np.zeros(0, dtype=bool)])
     if scores.size == 0:
         raise ValueError(f'No detection with score >= {score_thr} in '
                          f'{len(results)} images: D-ECE is undefined; lower '
@@ -308,17 +313,26 @@ def reliability_diagram(bins: Sequence[dict],
         2, 1, sharex=True, gridspec_kw=dict(height_ratios=(3, 1)))
     ax.plot([0, 1], [0, 1], ls='--', color='gray', label='perfect calibration')
     ax.bar([b['lower'] for b in filled], [b['precision'] for b in filled],
-           width=[b['upper'] - b['lower'] for b in filled], align='edge',
-           edgecolor='black', alpha=0.7, label='precision')
+           width=[b['upper'] - b['lower'] for b in filled],
+           align='edge',
+           edgecolor='black',
+           alpha=0.7,
+           label='precision')
     ax.plot([b['confidence'] for b in filled],
-            [b['confidence'] for b in filled], 'r.', label='mean confidence')
+            [b['confidence'] for b in filled],
+            'r.',
+            label='mean confidence')
     ax.set(xlim=(0, 1), ylim=(0, 1), ylabel='precision')
     ax.legend(loc='upper left')
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    ax_count.bar(lowers, [b['count'] for b in bins], width=widths,
-                 align='edge', edgecolor='black', color='tab:gray')
+    ax_count.bar(
+        lowers, [b['count'] for b in bins],
+        width=widths,
+        align='edge',
+        edgecolor='black',
+        color='tab:gray')
     ax_count.set(xlabel='confidence', ylabel='detections')
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(out_png)), exist_ok=True)

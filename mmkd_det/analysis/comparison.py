@@ -83,8 +83,10 @@ def resolve_configs(method: str, pair: str = 'shapes') -> PairConfigs:
     if pair != 'shapes':
         raise ValueError(f'Unknown pair {pair!r}; known: shapes')
     configs = osp.join(REPO_ROOT, 'configs')
-    student = osp.join(configs, 'detectors', 'faster-rcnn_r18-w16_fpn_shapes.py')
-    teacher = osp.join(configs, 'detectors', 'faster-rcnn_r34-w32_fpn_shapes.py')
+    student = osp.join(configs, 'detectors',
+                       'faster-rcnn_r18-w16_fpn_shapes.py')
+    teacher = osp.join(configs, 'detectors',
+                       'faster-rcnn_r34-w32_fpn_shapes.py')
     if method == 'student':
         train = student
     elif method == 'teacher':
@@ -118,11 +120,15 @@ def split_options(split: str, data_root: str) -> List[str]:
     ann = f'annotations/instances_{split}.json'
     options = []
     for loader in ('val_dataloader', 'test_dataloader'):
-        options += [f'{loader}.dataset.data_root={root}',
-                    f'{loader}.dataset.ann_file={ann}',
-                    f'{loader}.dataset.data_prefix.img={split}/']
-    options += [f'{name}.ann_file={root}{ann}'
-                for name in ('val_evaluator', 'test_evaluator')]
+        options += [
+            f'{loader}.dataset.data_root={root}',
+            f'{loader}.dataset.ann_file={ann}',
+            f'{loader}.dataset.data_prefix.img={split}/'
+        ]
+    options += [
+        f'{name}.ann_file={root}{ann}'
+        for name in ('val_evaluator', 'test_evaluator')
+    ]
     return options
 
 
@@ -206,8 +212,10 @@ class RunSpec:
 
     def __post_init__(self):
         cfg = final_config(self.config, self.options, self.data_root)
-        self.settings = {k: _plain(cfg.model[k])
-                         for k in SETTING_KEYS if k in cfg.model}
+        self.settings = {
+            k: _plain(cfg.model[k])
+            for k in SETTING_KEYS if k in cfg.model
+        }
         self.max_iters = int(cfg.train_cfg.max_iters)
         text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
         self.config_hash = hashlib.sha256(text.encode()).hexdigest()
@@ -259,9 +267,14 @@ def run_logged(cmd: List[str], log_path: str, env: Dict[str, str]) -> None:
     name = '/'.join(osp.normpath(osp.dirname(log_path)).split(os.sep)[-3:])
     tail = []
     with open(log_path, 'w', encoding='utf-8') as log:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, text=True,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, bufsize=1)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            bufsize=1)
         for line in proc.stdout:
             log.write(line)
             tail = (tail + [line])[-30:]
@@ -283,21 +296,28 @@ def thread_env(threads: int) -> Dict[str, str]:
 
 
 def _train_command(spec: RunSpec) -> List[str]:
-    return [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'),
-            spec.config, '--work-dir', spec.work_dir, '--data-root',
-            spec.data_root, '--cfg-options', *spec.options]
+    return [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools',
+                 'train.py'), spec.config, '--work-dir', spec.work_dir,
+        '--data-root', spec.data_root, '--cfg-options', *spec.options
+    ]
 
 
 def _calib_command(spec: RunSpec) -> List[str]:
-    cmd = [sys.executable,
-           osp.join(REPO_ROOT, 'tools', 'analysis', 'calibration.py'),
-           spec.eval_config, spec.checkpoint, '--out-dir', spec.work_dir,
-           '--data-root', spec.data_root]
+    cmd = [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'analysis',
+                 'calibration.py'), spec.eval_config, spec.checkpoint,
+        '--out-dir', spec.work_dir, '--data-root', spec.data_root
+    ]
     return cmd + (['--cfg-options', *spec.calib_options]
                   if spec.calib_options else [])
 
 
-def execute(spec: RunSpec, commit: str, threads: int = 1,
+def execute(spec: RunSpec,
+            commit: str,
+            threads: int = 1,
             run_command: RunCommand = run_logged) -> dict:
     """Trains, checks and calibrates one run from scratch; writes its marker.
 
@@ -321,12 +341,11 @@ def execute(spec: RunSpec, commit: str, threads: int = 1,
     os.makedirs(spec.work_dir)
     env = thread_env(threads)
     start = time.time()
-    run_command(_train_command(spec), osp.join(spec.work_dir, 'train.log'),
-                env)
+    run_command(
+        _train_command(spec), osp.join(spec.work_dir, 'train.log'), env)
     train_time = time.time() - start
     result = load_run(spec.work_dir, name=spec.method)
-    if result.final_iter != spec.max_iters or not osp.isfile(
-            spec.checkpoint):
+    if result.final_iter != spec.max_iters or not osp.isfile(spec.checkpoint):
         raise RuntimeError(
             f'{spec.work_dir}: the last validation is at iteration '
             f'{result.final_iter} and the checkpoint {spec.checkpoint} '
@@ -334,8 +353,9 @@ def execute(spec: RunSpec, commit: str, threads: int = 1,
             f'a finished run has both at max_iters={spec.max_iters}.')
     d_ece_error = None
     try:
-        run_command(_calib_command(spec),
-                    osp.join(spec.work_dir, 'calibration.log'), env)
+        run_command(
+            _calib_command(spec), osp.join(spec.work_dir, 'calibration.log'),
+            env)
         d_ece = load_d_ece(spec.work_dir)
     except (RuntimeError, ValueError) as err:
         # the last line of the log tail is the exception's message
@@ -365,16 +385,25 @@ def make_record(spec: RunSpec, result, d_ece: Optional[float], commit: str,
         ap_curve`` and the provenance fields ``options, tune_point,
         config_hash, checkpoint, work_dir, final_iter, finished_at``.
     """
-    metrics = {k.split('/', 1)[1]: result.metrics.get(k) for k in (
-        'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75')}
+    metrics = {
+        k.split('/', 1)[1]: result.metrics.get(k)
+        for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75')
+    }
     return dict(
-        method=spec.method, seed=spec.seed, split=spec.split, **metrics,
+        method=spec.method,
+        seed=spec.seed,
+        split=spec.split,
+        **metrics,
         d_ece=d_ece,
         config=osp.relpath(spec.config, REPO_ROOT),
-        settings=spec.settings, commit=commit,
+        settings=spec.settings,
+        commit=commit,
         train_time_s=round(train_time, 1),
         ap_curve=[[step, ap] for step, ap in result.curve],
-        options=spec.options, tune_point=spec.tune_point,
-        config_hash=spec.config_hash, checkpoint=spec.checkpoint,
-        work_dir=spec.work_dir, final_iter=result.final_iter,
+        options=spec.options,
+        tune_point=spec.tune_point,
+        config_hash=spec.config_hash,
+        checkpoint=spec.checkpoint,
+        work_dir=spec.work_dir,
+        final_iter=result.final_iter,
         finished_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'))

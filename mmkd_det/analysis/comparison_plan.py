@@ -22,9 +22,15 @@ from .tune_grid import grid_points, point_options, point_tag, warmup_iters
 CALIB_OPTION_PREFIXES = ('test_dataloader', 'test_evaluator')
 
 
-def _spec(method: str, seed: int, split: str, work_dir: str, data_root: str,
-          options: Sequence[str], teacher_ckpt: Optional[str],
-          extra: Sequence[str] = (), tune_point: Optional[dict] = None,
+def _spec(method: str,
+          seed: int,
+          split: str,
+          work_dir: str,
+          data_root: str,
+          options: Sequence[str],
+          teacher_ckpt: Optional[str],
+          extra: Sequence[str] = (),
+          tune_point: Optional[dict] = None,
           pair: str = 'shapes') -> RunSpec:
     configs = resolve_configs(method, pair)
     split_opts = split_options(split, data_root)
@@ -33,32 +39,42 @@ def _spec(method: str, seed: int, split: str, work_dir: str, data_root: str,
     if method in METHODS:
         train_opts.append(f'model.teacher.checkpoint={teacher_ckpt}')
     return RunSpec(
-        method=method, seed=seed, split=split, config=configs.train,
+        method=method,
+        seed=seed,
+        split=split,
+        config=configs.train,
         eval_config=(configs.teacher
                      if method == 'teacher' else configs.student),
-        work_dir=work_dir, data_root=data_root, options=train_opts,
-        calib_options=split_opts + [
-            o for o in options if o.startswith(CALIB_OPTION_PREFIXES)],
+        work_dir=work_dir,
+        data_root=data_root,
+        options=train_opts,
+        calib_options=split_opts +
+        [o for o in options if o.startswith(CALIB_OPTION_PREFIXES)],
         tune_point=tune_point)
 
 
-def _teacher(needed: bool, checkpoint: Optional[str], split: str,
-             work_dir: str, data_root: str, options: Sequence[str]
-             ) -> Tuple[Optional[RunSpec], Optional[str]]:
+def _teacher(
+        needed: bool, checkpoint: Optional[str], split: str, work_dir: str,
+        data_root: str,
+        options: Sequence[str]) -> Tuple[Optional[RunSpec], Optional[str]]:
     """The teacher run (None when not needed or given) and its checkpoint."""
     if checkpoint is not None or not needed:
         return None, checkpoint
-    teacher = _spec('teacher', TEACHER_SEED, split,
-                    osp.join(work_dir, split, 'teacher',
-                             f'seed{TEACHER_SEED}'),
-                    data_root, options, None)
+    teacher = _spec(
+        'teacher', TEACHER_SEED, split,
+        osp.join(work_dir, split, 'teacher', f'seed{TEACHER_SEED}'), data_root,
+        options, None)
     return teacher, teacher.checkpoint
 
 
 def plan_comparison(
-        methods: Sequence[str], seeds: Sequence[int], split: str,
-        work_dir: str, data_root: str, options: Sequence[str] = (),
-        teacher_checkpoint: Optional[str] = None
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    split: str,
+    work_dir: str,
+    data_root: str,
+    options: Sequence[str] = (),
+    teacher_checkpoint: Optional[str] = None
 ) -> Tuple[Optional[RunSpec], List[RunSpec]]:
     """The runs of a comparison, seed by seed (a full seed finishes first).
 
@@ -85,16 +101,20 @@ def plan_comparison(
     students = ['student'] if distill or 'student' in methods else []
     runs = [
         _spec(m, seed, split, osp.join(work_dir, split, m, f'seed{seed}'),
-              data_root, options, teacher_checkpoint)
-        for seed in seeds for m in students + distill
+              data_root, options, teacher_checkpoint) for seed in seeds
+        for m in students + distill
     ]
     return teacher, runs
 
 
-def plan_tune(methods: Sequence[str], seed: int, work_dir: str,
-              data_root: str, options: Sequence[str] = (),
-              teacher_checkpoint: Optional[str] = None
-              ) -> Tuple[Optional[RunSpec], List[RunSpec]]:
+def plan_tune(
+    methods: Sequence[str],
+    seed: int,
+    work_dir: str,
+    data_root: str,
+    options: Sequence[str] = (),
+    teacher_checkpoint: Optional[str] = None
+) -> Tuple[Optional[RunSpec], List[RunSpec]]:
     """The tuning runs: the plain student and each method's grid, on tune.
 
     Arguments as :func:`plan_comparison`, except that ``methods`` are keys
@@ -104,35 +124,46 @@ def plan_tune(methods: Sequence[str], seed: int, work_dir: str,
     split = 'tune'
     teacher, teacher_checkpoint = _teacher(True, teacher_checkpoint, split,
                                            work_dir, data_root, options)
-    runs = [_spec('student', seed, split,
-                  osp.join(work_dir, split, 'student', f'seed{seed}'),
-                  data_root, options, None)]
+    runs = [
+        _spec('student', seed, split,
+              osp.join(work_dir, split, 'student', f'seed{seed}'), data_root,
+              options, None)
+    ]
     for method in methods:
         config = resolve_configs(method).train
-        max_iters = int(final_config(config, list(options),
-                                     data_root).train_cfg.max_iters)
+        max_iters = int(
+            final_config(config, list(options), data_root).train_cfg.max_iters)
         for point in grid_points(method):
             run_dir = osp.join(work_dir, split, method,
                                point_tag(point, max_iters), f'seed{seed}')
-            tune_point = dict(temperature=point['temperature'],
-                              loss_weight=point['loss_weight'],
-                              warmup_iters=warmup_iters(point, max_iters))
-            runs.append(_spec(method, seed, split, run_dir, data_root,
-                              options, teacher_checkpoint,
-                              extra=point_options(method, point, max_iters),
-                              tune_point=tune_point))
+            tune_point = dict(
+                temperature=point['temperature'],
+                loss_weight=point['loss_weight'],
+                warmup_iters=warmup_iters(point, max_iters))
+            runs.append(
+                _spec(
+                    method,
+                    seed,
+                    split,
+                    run_dir,
+                    data_root,
+                    options,
+                    teacher_checkpoint,
+                    extra=point_options(method, point, max_iters),
+                    tune_point=tune_point))
     return teacher, runs
 
 
-def run_all(teacher: Optional[RunSpec],
-            runs: Sequence[RunSpec],
-            out_dir: str,
-            commit: str,
-            jobs: int = 1,
-            cores: int = 1,
-            run_command: RunCommand = run_logged,
-            log: Callable[[str], None] = print
-            ) -> Tuple[List[dict], List[Tuple[RunSpec, str]]]:
+def run_all(
+    teacher: Optional[RunSpec],
+    runs: Sequence[RunSpec],
+    out_dir: str,
+    commit: str,
+    jobs: int = 1,
+    cores: int = 1,
+    run_command: RunCommand = run_logged,
+    log: Callable[[str], None] = print
+) -> Tuple[List[dict], List[Tuple[RunSpec, str]]]:
     """Runs what is not finished; records go into ``out_dir/results.json``.
 
     The teacher runs first, alone, with all ``cores``; then ``jobs`` runs
@@ -164,9 +195,9 @@ def run_all(teacher: Optional[RunSpec],
     if records:
         add_records(results_path, list(records.values()))
     todo = [s for s in runs if s.work_dir not in records]
-    log(f'{len(records)} finished run(s) found, {len(todo)} to run'
-        + ('' if teacher is None or teacher.work_dir in records else
-           ' after the teacher'))
+    log(f'{len(records)} finished run(s) found, {len(todo)} to run' +
+        ('' if teacher is None or teacher.work_dir in records else
+         ' after the teacher'))
 
     def finish(spec: RunSpec, threads: int) -> dict:
         log(f'start {spec.name} ({threads} thread(s))')
@@ -188,7 +219,9 @@ def run_all(teacher: Optional[RunSpec],
                 spec = futures[future]
                 failures.append((spec, str(future.exception())))
                 log(f'FAILED {spec.name}: {future.exception()}')
-    ordered = [records[s.work_dir]
-               for s in ([teacher] if teacher else []) + list(runs)
-               if s.work_dir in records]
+    ordered = [
+        records[s.work_dir]
+        for s in ([teacher] if teacher else []) + list(runs)
+        if s.work_dir in records
+    ]
     return ordered, failures

@@ -11,11 +11,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .comparison import BASELINES, METHODS
 from .report import CURVES_FILE, REPORT_FILE, plot_curve_bands
-from .stats import (NA, curve_band, format_summary, paired_deltas,
-                    summarize)
+from .stats import NA, curve_band, format_summary, paired_deltas, summarize
 
-METRICS = (('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'),
-           ('AP75', 'bbox_mAP_75'))
+METRICS = (('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75',
+                                                         'bbox_mAP_75'))
 
 
 def by_method(records: Sequence[dict]) -> Dict[str, Dict[int, dict]]:
@@ -36,24 +35,26 @@ def _metric(runs: Dict[int, dict], key: str) -> Dict[int, float]:
 
 
 def _summary_cell(values: Dict[int, float], signed: bool = False) -> str:
-    return format_summary(summarize(list(values.values())) if values
-                          else None, signed=signed)
+    return format_summary(
+        summarize(list(values.values())) if values else None, signed=signed)
 
 
 def _delta_cells(runs: Dict[int, dict],
                  base: Optional[Dict[int, dict]]) -> List[str]:
     if base is None:
         return [NA, NA]
-    deltas = paired_deltas(_metric(runs, 'bbox_mAP'),
-                           _metric(base, 'bbox_mAP'))
+    deltas = paired_deltas(
+        _metric(runs, 'bbox_mAP'), _metric(base, 'bbox_mAP'))
     if not deltas:
         return [NA, NA]
     summary = summarize(list(deltas.values()))
-    return [format_summary(summary, signed=True),
-            f'{summary.positive}/{summary.n}']
+    return [
+        format_summary(summary, signed=True), f'{summary.positive}/{summary.n}'
+    ]
 
 
-def render_comparison(records: Sequence[dict], student: str = 'student',
+def render_comparison(records: Sequence[dict],
+                      student: str = 'student',
                       kd: str = 'kd') -> str:
     """The per-method table: mean ± std over seeds and paired ΔAP.
 
@@ -67,7 +68,8 @@ def render_comparison(records: Sequence[dict], student: str = 'student',
     """
     groups = by_method(records)
     header = ['Method', 'n'] + [t for t, _ in METRICS] + [
-        'D-ECE (%)', 'ΔAP vs student', '> student', 'ΔAP vs KD', '> KD']
+        'D-ECE (%)', 'ΔAP vs student', '> student', 'ΔAP vs KD', '> KD'
+    ]
     rows = [header, [':---'] + ['---:'] * (len(header) - 1)]
     for method, runs in groups.items():
         row = [method, str(len(runs))]
@@ -81,9 +83,9 @@ def render_comparison(records: Sequence[dict], student: str = 'student',
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
 
 
-def curve_bands(records: Sequence[dict]
-                ) -> List[Tuple[str, List[int], List[float], List[float],
-                                List[float]]]:
+def curve_bands(
+    records: Sequence[dict]
+) -> List[Tuple[str, List[int], List[float], List[float], List[float]]]:
     """``(method, iterations, mean, min, max)`` of the AP curves per method."""
     return [(m, *curve_band([r['ap_curve'] for r in runs.values()]))
             for m, runs in by_method(records).items()]
@@ -108,11 +110,13 @@ def write_comparison_report(records: Sequence[dict], out_dir: str,
     suffix = '' if split == 'val' else f'_{split}'
     curves_file = CURVES_FILE.replace('.png', f'{suffix}.png')
     png = plot_curve_bands(
-        curve_bands(records), osp.join(out_dir, curves_file),
+        curve_bands(records),
+        osp.join(out_dir, curves_file),
         title=f'{split} bbox AP: mean over seeds, band min-max')
     commits = sorted({r['commit'] for r in records})
-    seeds = sorted({int(r['seed']) for r in records
-                    if r['method'] != 'teacher'})
+    seeds = sorted(
+        {int(r['seed'])
+         for r in records if r['method'] != 'teacher'})
     notes = (
         f'COCO bbox AP, AP50 and AP75 in percent on the `{split}` split at '
         "each run's last validation; D-ECE (%) from "
@@ -137,7 +141,8 @@ def _percent(value: Optional[float]) -> str:
     return NA if value is None else f'{100 * value:.2f}'
 
 
-def render_tune_table(method: str, records: Sequence[dict],
+def render_tune_table(method: str,
+                      records: Sequence[dict],
                       student: Optional[dict] = None) -> str:
     """The grid of one method as a Markdown table, best AP in bold.
 
@@ -150,21 +155,23 @@ def render_tune_table(method: str, records: Sequence[dict],
     Returns:
         A Markdown table (no trailing newline).
     """
-    header = ['Run', 'T', 'loss_weight', 'warm-up iters', 'AP', 'AP50',
-              'AP75', 'D-ECE (%)']
+    header = [
+        'Run', 'T', 'loss_weight', 'warm-up iters', 'AP', 'AP50', 'AP75',
+        'D-ECE (%)'
+    ]
     rows = [header, [':---'] + ['---:'] * (len(header) - 1)]
     if student is not None:
-        rows.append(['student', NA, NA, NA] + [
-            _percent(student.get(k)) for _, k in METRICS
-        ] + [_percent(student.get('d_ece'))])
+        rows.append(['student', NA, NA, NA] +
+                    [_percent(student.get(k))
+                     for _, k in METRICS] + [_percent(student.get('d_ece'))])
     best = max((r['bbox_mAP'] for r in records), default=None)
     for record in records:
         point = record['tune_point']
         cells = [_percent(record.get(k)) for _, k in METRICS]
         if record['bbox_mAP'] == best:
             cells[0] = f'**{cells[0]}**'
-        rows.append([method, f"{point['temperature']:g}",
-                     f"{point['loss_weight']:g}",
-                     str(point['warmup_iters'])] + cells +
-                    [_percent(record.get('d_ece'))])
+        rows.append([
+            method, f"{point['temperature']:g}", f"{point['loss_weight']:g}",
+            str(point['warmup_iters'])
+        ] + cells + [_percent(record.get('d_ece'))])
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)

@@ -44,13 +44,11 @@ def per_roi_grad_norm(loss: nn.Module, student_logits: Tensor,
 def cross_entropy_grad_norm(student_logits: Tensor, labels: Tensor) -> float:
     """The same measure for the student's own classification loss (mmdet's
     softmax cross-entropy, weight 1, mean over RoIs)."""
-    return per_roi_grad_norm(
-        lambda s, t, y: F.cross_entropy(s, y), student_logits,
-        student_logits, labels)
+    return per_roi_grad_norm(lambda s, t, y: F.cross_entropy(s, y),
+                             student_logits, student_logits, labels)
 
 
-def gradient_table(losses: Dict[str, nn.Module],
-                   batches: Iterable[RoILogits],
+def gradient_table(losses: Dict[str, nn.Module], batches: Iterable[RoILogits],
                    reference: str) -> List[dict]:
     """Per-RoI gradient of every loss, averaged over batches, and ratios.
 
@@ -118,6 +116,6 @@ def collect_roi_logits(model: nn.Module, data_batches: Iterable[dict],
         metas = [s.metainfo for s in samples]
         for stage in student.stages:
             out.append((stage.cls_score,
-                        model.teacher_logits(teacher_feats, stage, metas),
-                        stage.labels))
+                        model.teacher_logits(teacher_feats, stage,
+                                             metas), stage.labels))
     return out

@@ -195,7 +195,10 @@ def load_run(work_dir: str, name: Optional[str] = None) -> RunResult:
     final = val[-1]
     return RunResult(
         name=name,
-        metrics={k: v for k, v in final.items() if k != 'step'},
+        metrics={
+            k: v
+            for k, v in final.items() if k != 'step'
+        },
         curve=ap_curve(val),
         d_ece=load_d_ece(work_dir),
         work_dir=work_dir,
@@ -266,8 +269,8 @@ def render_table(runs: Sequence[RunResult],
         row = [run.name]
         row += [_percent(run.metrics.get(key)) for _, key in METRIC_COLUMNS]
         row += [
-            NA if run.name in skip else _signed_gain(
-                run.metrics[VAL_KEY], base.metrics[VAL_KEY])
+            NA if run.name in skip else _signed_gain(run.metrics[VAL_KEY],
+                                                     base.metrics[VAL_KEY])
             for base, skip in baselines
         ]
         row += [_percent(run.d_ece)] if with_d_ece else []
@@ -314,14 +317,16 @@ def plot_curves(runs: Sequence[RunResult], out_png: str) -> str:
     for run in runs:
         if run.curve:
             steps, aps = zip(*run.curve)
-            ax.plot(steps, [100 * ap for ap in aps], marker='o',
-                    markersize=3, label=run.name)
+            ax.plot(
+                steps, [100 * ap for ap in aps],
+                marker='o',
+                markersize=3,
+                label=run.name)
     return _save_curves(fig, ax, out_png)
 
 
-def plot_curve_bands(bands: Sequence[Tuple[str, Sequence[int],
-                                           Sequence[float], Sequence[float],
-                                           Sequence[float]]],
+def plot_curve_bands(bands: Sequence[Tuple[str, Sequence[int], Sequence[float],
+                                           Sequence[float], Sequence[float]]],
                      out_png: str,
                      title: str = 'Validation bbox AP over seeds') -> str:
     """Plots a mean AP curve per method with a shaded band over seeds.
@@ -340,11 +345,16 @@ def plot_curve_bands(bands: Sequence[Tuple[str, Sequence[int],
     for name, steps, mean, low, high in bands:
         if not len(steps):
             continue
-        line, = ax.plot(steps, [100 * v for v in mean], marker='o',
-                        markersize=3, label=name)
-        ax.fill_between(steps, [100 * v for v in low],
-                        [100 * v for v in high], color=line.get_color(),
-                        alpha=0.2, linewidth=0)
+        line, = ax.plot(
+            steps, [100 * v for v in mean],
+            marker='o',
+            markersize=3,
+            label=name)
+        ax.fill_between(
+            steps, [100 * v for v in low], [100 * v for v in high],
+            color=line.get_color(),
+            alpha=0.2,
+            linewidth=0)
     return _save_curves(fig, ax, out_png)
 
 

@@ -43,8 +43,8 @@ def atomic_write_json(path: str, obj) -> None:
     """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-',
-                               suffix=osp.basename(path))
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix='.tmp-', suffix=osp.basename(path))
     try:
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
             json.dump(obj, f, indent=1, ensure_ascii=False)
@@ -77,8 +77,7 @@ def load_records(path: str) -> List[dict]:
     return data['runs']
 
 
-def merge_records(old: Sequence[dict],
-                  new: Sequence[dict]) -> List[dict]:
+def merge_records(old: Sequence[dict], new: Sequence[dict]) -> List[dict]:
     """``old`` with each ``new`` record replacing the one of equal key.
 
     Order is kept: replaced records stay where they were, others append.
@@ -135,19 +134,21 @@ def git_commit(repo: str, exclude: Sequence[str] = ()) -> str:
     Returns:
         The commit hash (``'unknown'`` outside a git checkout).
     """
+
     def git(*args):
-        return subprocess.run(['git', '-C', repo, *args], check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(['git', '-C', repo, *args],
+                              check=True,
+                              capture_output=True,
+                              text=True).stdout.strip()
 
     try:
         top = git('rev-parse', '--show-toplevel')
         commit = git('rev-parse', 'HEAD')
         inside = [osp.relpath(osp.realpath(p), top) for p in exclude]
         # git refuses pathspecs outside the checkout; those cannot be dirty
-        status = git('-C', top, 'status', '--porcelain',
-                     '--untracked-files=no', '--', '.',
-                     *(f':(exclude){p}' for p in inside
-                       if not p.startswith('..')))
+        status = git(
+            '-C', top, 'status', '--porcelain', '--untracked-files=no', '--',
+            '.', *(f':(exclude){p}' for p in inside if not p.startswith('..')))
     except (OSError, subprocess.CalledProcessError):
         return 'unknown'
     return commit + ('+dirty' if status else '')

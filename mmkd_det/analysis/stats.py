@@ -58,8 +58,8 @@ def summarize(values: Sequence[float]) -> Summary:
     std = None
     if n > 1:
         std = math.sqrt(math.fsum((v - mean)**2 for v in values) / (n - 1))
-    return Summary(n=n, mean=mean, std=std,
-                   positive=sum(1 for v in values if v > 0))
+    return Summary(
+        n=n, mean=mean, std=std, positive=sum(1 for v in values if v > 0))
 
 
 def paired_deltas(values: Mapping[int, float],

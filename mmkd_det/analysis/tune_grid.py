@@ -36,23 +36,33 @@ _DETECTION_T1 = dict(temperature=(0.5, 1.0, 2.0), loss_weight=(0.5, 1.0, 2.0))
 # al. 2024, CIFAR and ImageNet alike); its DKD variant multiplies DKD's alpha
 # and beta by 9 and uses T=2 (issue 9): weight 9 on the DKD detection alpha
 # 1, beta 0.25.
-_LOGIT_STANDARDIZED = dict(temperature=(1.0, 2.0, 4.0),
-                           loss_weight=(4.5, 9.0, 18.0))
+_LOGIT_STANDARDIZED = dict(
+    temperature=(1.0, 2.0, 4.0), loss_weight=(4.5, 9.0, 18.0))
 TUNE_GRIDS: Dict[str, dict] = {
-    'kd': dict(loss_key='loss_kd_cls', **_DETECTION_T1),
-    'dkd': dict(loss_key='loss_dkd_cls', **_DETECTION_T1),
+    'kd':
+    dict(loss_key='loss_kd_cls', **_DETECTION_T1),
+    'dkd':
+    dict(loss_key='loss_dkd_cls', **_DETECTION_T1),
     # LumiNet's official ImageNet setting, ALPHA 2 at T 0.7, i.e. loss_weight
     # ALPHA^2 / T^2 = 8.2 (issue 9). Temperatures /1.4 and x1.4, so the low
     # corner (T 1, weight 4.1) is about the old shapes setting T 1, weight 4.
-    'luminet': dict(loss_key='loss_kd_cls', temperature=(0.5, 0.7, 1.0),
-                    loss_weight=(4.1, 8.2, 16.4)),
-    'zscore-kd': dict(loss_key='loss_kd_cls', **_LOGIT_STANDARDIZED),
-    'zscore-dkd': dict(loss_key='loss_dkd_cls', **_LOGIT_STANDARDIZED),
+    'luminet':
+    dict(
+        loss_key='loss_kd_cls',
+        temperature=(0.5, 0.7, 1.0),
+        loss_weight=(4.1, 8.2, 16.4)),
+    'zscore-kd':
+    dict(loss_key='loss_kd_cls', **_LOGIT_STANDARDIZED),
+    'zscore-dkd':
+    dict(loss_key='loss_dkd_cls', **_LOGIT_STANDARDIZED),
     # LDRLD's public CIFAR k, a, b with T 1 collapse training, its per-RoI
     # gradient being 4-5x the cross-entropy's (issue 9); weight 0.25 brings
     # it to about the cross-entropy's scale.
-    'ldrld': dict(loss_key='loss_ldrld_cls', temperature=(0.5, 1.0, 2.0),
-                  loss_weight=(0.125, 0.25, 0.5)),
+    'ldrld':
+    dict(
+        loss_key='loss_ldrld_cls',
+        temperature=(0.5, 1.0, 2.0),
+        loss_weight=(0.125, 0.25, 0.5)),
 }
 
 #: Tuned by default: the logit methods without a published detection
@@ -78,8 +88,9 @@ def grid_points(method: str) -> List[Dict[str, float]]:
     grid = dict(TUNE_GRIDS[method], warmup=WARMUP)
     centre = {axis: grid[axis][1] for axis in AXES}
     corners = [
-        dict(zip(AXES, values)) for values in itertools.product(
-            *((grid[axis][0], grid[axis][2]) for axis in AXES))
+        dict(zip(AXES, values))
+        for values in itertools.product(*((grid[axis][0], grid[axis][2])
+                                          for axis in AXES))
     ]
     return [centre] + corners
 

@@ -62,7 +62,7 @@ def setup_cpu_distributed(cfg: Config) -> bool:
         type='MMDistributedDataParallel',
         broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
-    # CPU modules reject device ids; the runner's default would pass LOCAL_RANK.
+    # CPU modules reject device ids; the runner's default passes LOCAL_RANK.
     wrapper_cfg['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper_cfg
     return True

@@ -1,8 +1,8 @@
 """Optimizer construction that leaves a frozen teacher out."""
 import torch.nn as nn
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
-from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()

@@ -23,11 +23,10 @@ from typing import List, Optional
 
 import numpy as np
 import torch
+from mmdet.registry import HOOKS
 from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
-
-from mmdet.registry import HOOKS
 
 CHECKPOINT_KEY = 'rng_states'
 
@@ -74,8 +73,8 @@ def set_rng_state(state: dict) -> None:
     cuda_states = state.get('cuda')
     if cuda_states is None:
         return
-    if not torch.cuda.is_available() or (len(cuda_states) !=
-                                         torch.cuda.device_count()):
+    if not torch.cuda.is_available() or (len(cuda_states)
+                                         != torch.cuda.device_count()):
         print_log(
             f'The checkpoint holds CUDA generator states of '
             f'{len(cuda_states)} device(s); this process sees '
@@ -159,7 +158,10 @@ class RNGStateHook(Hook):
                 return True
         return False
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
                          outputs=None) -> None:
         if get_world_size() > 1 and self._checkpoint_due(runner):
             self._gathered = ((runner.epoch, runner.iter), _all_rank_states())

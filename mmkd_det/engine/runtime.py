@@ -48,8 +48,9 @@ def override_data_root(cfg: Config, data_root: str) -> None:
         evaluators = cfg.get(name)
         if evaluators is None:
             continue
-        for evaluator in (evaluators if isinstance(evaluators, (list, tuple))
-                          else [evaluators]):
+        for evaluator in (evaluators if isinstance(evaluators,
+                                                   (list,
+                                                    tuple)) else [evaluators]):
             ann_file = evaluator.get('ann_file')
             if not ann_file:
                 continue

@@ -14,10 +14,10 @@ import zipfile
 from typing import List, Optional
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.runner import find_latest_checkpoint
 
-from mmdet.registry import HOOKS
 from ..utils.checkpoint_safety import checkpoint_safe_globals
 
 

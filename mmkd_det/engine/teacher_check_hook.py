@@ -14,13 +14,13 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmdet.registry import HOOKS, METRICS
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.structures import BaseDataElement
 from torch.utils.data import DataLoader, Subset
 
-from mmdet.registry import HOOKS, METRICS
 from .rng_state_hook import get_rng_state, set_rng_state
 
 _SETTINGS = ('num_images', 'min_ap')
@@ -145,7 +145,8 @@ class TeacherCheckHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, num_images: Optional[int] = None,
+    def __init__(self,
+                 num_images: Optional[int] = None,
                  min_ap: Optional[float] = None) -> None:
         self.num_images = num_images
         self.min_ap = min_ap
@@ -189,9 +190,9 @@ class TeacherCheckHook(Hook):
         settings = self._settings(runner)
         info = getattr(teacher, 'checkpoint_info', None)
         checkpoint = info.checkpoint if info else 'the teacher checkpoint'
-        check_teacher_classes(info.classes if info else None,
-                              runner.train_dataloader.dataset.metainfo[
-                                  'classes'], checkpoint)
+        check_teacher_classes(
+            info.classes if info else None,
+            runner.train_dataloader.dataset.metainfo['classes'], checkpoint)
         if settings['num_images'] == 0:
             return
         ap = evaluate_teacher(teacher, runner, int(settings['num_images']))

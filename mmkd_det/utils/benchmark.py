@@ -37,8 +37,10 @@ def time_once(fn: Callable[[], object], device='cpu') -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int,
-                     warmup: int, device='cpu') -> Dict[str, List[float]]:
+def time_interleaved(fns: Dict[str, Callable[[], object]],
+                     iters: int,
+                     warmup: int,
+                     device='cpu') -> Dict[str, List[float]]:
     """Time several functions round robin; name -> per-call times (ms).
 
     Interleaving spreads changes in machine load over all functions alike,
@@ -180,15 +182,16 @@ def measure_peak(fn: Callable[[], object], device='cpu') -> PeakMemory:
     return mem
 
 
-def summarize(times: Dict[str, List[float]]
-              ) -> Dict[str, Tuple[float, float]]:
+def summarize(times: Dict[str, List[float]]) -> Dict[str, Tuple[float, float]]:
     """Name -> ``(median, minimum)`` of the per-call times.
 
     The median is the typical cost; the minimum is the better estimate of
     the intrinsic cost when other processes share the CPU.
     """
-    return {name: (statistics.median(ts), min(ts))
-            for name, ts in times.items()}
+    return {
+        name: (statistics.median(ts), min(ts))
+        for name, ts in times.items()
+    }
 
 
 def load_warning(device) -> Optional[str]:

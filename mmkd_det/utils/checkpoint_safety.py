@@ -56,7 +56,8 @@ def safe_checkpoint_globals() -> List[object]:
     """The globals MMEngine checkpoints need beyond torch's default allow-list.
 
     Returns:
-        list: classes and functions for ``torch.serialization.add_safe_globals``.
+        list: classes and functions for
+        ``torch.serialization.add_safe_globals``.
     """
     from mmengine.logging import HistoryBuffer
 

@@ -162,8 +162,7 @@ def _lookup(table: dict, name: str, what: str):
     return table[name]
 
 
-def leaf_config(method: str, pair: str,
-                config_root: str = CONFIG_ROOT) -> str:
+def leaf_config(method: str, pair: str, config_root: str = CONFIG_ROOT) -> str:
     """Path of the distillation config of ``method`` on ``pair``.
 
     Args:
@@ -179,8 +178,7 @@ def leaf_config(method: str, pair: str,
     """
     _lookup(METHODS, method, 'method')
     _lookup(PAIRS, pair, 'pair')
-    return osp.join(config_root,
-                    LEAF_PATTERN.format(method=method, pair=pair))
+    return osp.join(config_root, LEAF_PATTERN.format(method=method, pair=pair))
 
 
 def pair_base_config(pair: str, config_root: str = CONFIG_ROOT) -> str:

@@ -43,8 +43,8 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
-from mmkd_det.utils.benchmark import (PeakMemory, load_warning,  # noqa: E402
-                                      measure_peak, summarize,
+from mmkd_det.utils.benchmark import load_warning  # noqa: E402
+from mmkd_det.utils.benchmark import (PeakMemory, measure_peak, summarize,
                                       time_interleaved)
 from mmkd_det.utils.cli import parse_size as parse_hw  # noqa: E402
 
@@ -73,11 +73,17 @@ def write_random_teacher(teacher_config, path: str, seed: int = 0) -> None:
     speed of the teacher does not depend on its weights.
     """
     from mmdet.registry import MODELS
+
     from mmkd_det.models.distillers.teacher import load_model_config
     torch.manual_seed(seed)
     teacher = MODELS.build(load_model_config(teacher_config))
-    torch.save({'meta': {'note': 'random teacher for benchmarking'},
-                'state_dict': teacher.state_dict()}, path)
+    torch.save(
+        {
+            'meta': {
+                'note': 'random teacher for benchmarking'
+            },
+            'state_dict': teacher.state_dict()
+        }, path)
 
 
 def build_distiller(cfg: Config, device):
@@ -141,8 +147,10 @@ def make_steps(model, optim_wrapper, inputs, data_samples,
 
     def teacher_on_student_rois():
         feats = model.teacher_features(inputs)
-        return [model.teacher_logits(feats, stage, batch_img_metas)
-                for stage in record.stages]
+        return [
+            model.teacher_logits(feats, stage, batch_img_metas)
+            for stage in record.stages
+        ]
 
     @torch.no_grad()
     def naive_teacher():
@@ -150,8 +158,12 @@ def make_steps(model, optim_wrapper, inputs, data_samples,
                                      model.teacher_inputs(inputs),
                                      data_samples)
 
-    return {'a': student_step, 'b': teacher_on_student_rois,
-            'c': distill_step, 'd': naive_teacher}
+    return {
+        'a': student_step,
+        'b': teacher_on_student_rois,
+        'c': distill_step,
+        'd': naive_teacher
+    }
 
 
 # ----------------------------------------------------------------------------
@@ -165,19 +177,27 @@ def parse_args(argv=None):
     parser.add_argument('config', help='distillation config (RoIDistiller)')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--batch', type=int, default=4, help='images')
-    parser.add_argument('--size', type=parse_size, default=(192, 192),
-                        help='image size HxW (default 192x192)')
-    parser.add_argument('--num-gts', type=int, default=3,
-                        help='gt boxes per image')
-    parser.add_argument('--iters', type=int, default=10,
-                        help='timed iterations per phase')
-    parser.add_argument('--warmup', type=int, default=3,
-                        help='untimed iterations per phase first')
+    parser.add_argument(
+        '--size',
+        type=parse_size,
+        default=(192, 192),
+        help='image size HxW (default 192x192)')
+    parser.add_argument(
+        '--num-gts', type=int, default=3, help='gt boxes per image')
+    parser.add_argument(
+        '--iters', type=int, default=10, help='timed iterations per phase')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=3,
+        help='untimed iterations per phase first')
     teacher = parser.add_mutually_exclusive_group()
-    teacher.add_argument('--teacher-checkpoint',
-                         help="override the config's teacher checkpoint")
     teacher.add_argument(
-        '--random-teacher', action='store_true',
+        '--teacher-checkpoint',
+        help="override the config's teacher checkpoint")
+    teacher.add_argument(
+        '--random-teacher',
+        action='store_true',
         help='build the teacher from its config with random weights, saved '
         'to a temporary checkpoint (for speed measurements only)')
     add_config_args(parser)
@@ -194,8 +214,10 @@ def format_report(times: Dict[str, List[float]], mem: Dict[str, PeakMemory],
     """The result table as lines of text."""
     stats = summarize(times)
     med = {k: median for k, (median, _) in stats.items()}
-    lines = [f"{'phase':<38} {'median_ms':>10} {'min_ms':>9} "
-             f"{'max_ms':>9}"]
+    lines = [
+        f"{'phase':<38} {'median_ms':>10} {'min_ms':>9} "
+        f"{'max_ms':>9}"
+    ]
     for key, label in PHASES.items():
         ts = times[key]
         lines.append(f'({key}) {label:<34} {med[key]:>10.1f} '

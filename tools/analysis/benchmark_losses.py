@@ -62,13 +62,17 @@ def parse_args(argv=None):
     parser.add_argument(
         '--num-rois', type=int, nargs='+', default=[1024, 4096, 16384])
     parser.add_argument(
-        '--num-classes', type=int, default=81,
+        '--num-classes',
+        type=int,
+        default=81,
         help='C, background included (COCO: 80 + 1)')
     parser.add_argument('--repeats', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--threads', type=int, default=1,
+        '--threads',
+        type=int,
+        default=1,
         help='torch intra-op CPU threads; 0 keeps the torch default. The '
         'default 1 gives steady timings on a shared machine, where a '
         'multi-threaded op waits for a busy core (~70 ms steps)')
@@ -95,8 +99,8 @@ def main(argv=None):
         student = torch.randn(n, args.num_classes, device=device) * 3
         teacher = torch.randn(n, args.num_classes, device=device) * 3
         labels = torch.randint(0, args.num_classes, (n, ), device=device)
-        results = time_losses(losses, student, teacher, labels,
-                              args.repeats, args.warmup, device)
+        results = time_losses(losses, student, teacher, labels, args.repeats,
+                              args.warmup, device)
         kd_med, kd_min = results['kd']
         for name, (med, low) in results.items():
             print(f'{n:>8}  {name:<14} {med:>10.3f} {med / kd_med:>11.2f} '

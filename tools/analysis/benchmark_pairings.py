@@ -11,26 +11,25 @@ as a ratio to the Faster -> Faster pair.
 """
 import argparse
 import sys
-from pathlib import Path
 import tempfile
-
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 import torch  # noqa: E402
-
-import mmkd_det  # noqa: F401  (registers the package's modules)
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
+
+import mmkd_det  # noqa: F401  (registers the package's modules)
 from mmkd_det.utils.benchmark import load_warning, summarize, time_interleaved
 from mmkd_det.utils.cli import parse_size
 from mmkd_det.utils.detector_kinds import KINDS, detector_kind_cfg
 
 PAIRINGS = [('faster', 'faster')] + [
-    (s, t) for s in KINDS for t in ('faster', 'cascade-mask')
-    if (s, t) != ('faster', 'faster')] + [('faster', 'mask'),
-                                           ('faster', 'cascade')]
+    (s, t) for s in KINDS
+    for t in ('faster', 'cascade-mask') if (s, t) != ('faster', 'faster')
+] + [('faster', 'mask'), ('faster', 'cascade')]
 
 
 def random_teacher(kind: str, folder: str) -> dict:
@@ -56,7 +55,9 @@ def step_fn(student: str, teacher: dict, batch: int, size) -> callable:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
     packed = demo_mm_inputs(
-        batch, [[3, *size]] * batch, num_items=[3] * batch, num_classes=8,
+        batch, [[3, *size]] * batch,
+        num_items=[3] * batch,
+        num_classes=8,
         with_mask=True)
     data = model.data_preprocessor(packed, True)
 
@@ -75,8 +76,11 @@ def main(argv=None) -> None:
     parser.add_argument('--iters', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--size', type=parse_size, default=(192, 192),
-                        help='HxW of the synthetic images')
+    parser.add_argument(
+        '--size',
+        type=parse_size,
+        default=(192, 192),
+        help='HxW of the synthetic images')
     args = parser.parse_args(argv)
     register_all_modules(init_default_scope=True)
     torch.manual_seed(0)

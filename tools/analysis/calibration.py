@@ -21,16 +21,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 import torch  # noqa: E402
+from mmdet.registry import MODELS  # noqa: E402
 from mmengine.model import revert_sync_batchnorm  # noqa: E402
 from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
 import mmkd_det  # noqa: E402,F401  (registers the package's modules)
-from mmdet.registry import MODELS  # noqa: E402
-from mmkd_det.utils import checkpoint_safe_globals  # noqa: E402
-from mmkd_det.analysis.calibration import (  # noqa: E402
-    evaluate_calibration, gt_from_instances, reliability_diagram)
+from mmkd_det.analysis.calibration import evaluate_calibration  # noqa: E402
+from mmkd_det.analysis.calibration import (gt_from_instances,
+                                           reliability_diagram)
 from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
+from mmkd_det.utils import checkpoint_safe_globals  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -39,14 +40,25 @@ def parse_args(argv=None):
         'et al. 2020) of a detector on its test split.')
     parser.add_argument('config', help='mmdet 3.x config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out-dir', help='where to write calibration.json '
-                        'and reliability.png (default: the checkpoint folder)')
-    parser.add_argument('--score-thr', type=float, default=0.3,
-                        help='only detections with at least this score count')
-    parser.add_argument('--iou-thr', type=float, default=0.5,
-                        help='IoU for a detection to be a true positive')
-    parser.add_argument('--bins', type=int, default=15,
-                        help='number of equal-width confidence bins')
+    parser.add_argument(
+        '--out-dir',
+        help='where to write calibration.json '
+        'and reliability.png (default: the checkpoint folder)')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='only detections with at least this score count')
+    parser.add_argument(
+        '--iou-thr',
+        type=float,
+        default=0.5,
+        help='IoU for a detection to be a true positive')
+    parser.add_argument(
+        '--bins',
+        type=int,
+        default=15,
+        help='number of equal-width confidence bins')
     add_config_args(parser)
     return parser.parse_args(argv)
 
@@ -85,11 +97,12 @@ def collect_results(model, dataloader, gts: dict) -> list:
                 raise KeyError(f'No ground truth for image {key!r} '
                                f'({sample.metainfo.get("img_path")})')
             pred = sample.pred_instances
-            results.append(dict(
-                pred_bboxes=pred.bboxes.cpu().numpy(),
-                pred_scores=pred.scores.cpu().numpy(),
-                pred_labels=pred.labels.cpu().numpy(),
-                **gts[key]))
+            results.append(
+                dict(
+                    pred_bboxes=pred.bboxes.cpu().numpy(),
+                    pred_scores=pred.scores.cpu().numpy(),
+                    pred_labels=pred.labels.cpu().numpy(),
+                    **gts[key]))
             progress.update()
     return results
 
@@ -110,24 +123,29 @@ def main(argv=None):
     dataloader = Runner.build_dataloader(cfg.test_dataloader)
     results = collect_results(model, dataloader,
                               ground_truth_by_image(dataloader.dataset))
-    calib = evaluate_calibration(results, iou_thr=args.iou_thr,
-                                 n_bins=args.bins, score_thr=args.score_thr)
+    calib = evaluate_calibration(
+        results,
+        iou_thr=args.iou_thr,
+        n_bins=args.bins,
+        score_thr=args.score_thr)
 
     out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
     os.makedirs(out_dir, exist_ok=True)
-    summary = dict(d_ece=calib['d_ece'],
-                   num_detections=calib['num_detections'],
-                   num_images=len(results),
-                   score_thr=args.score_thr,
-                   iou_thr=args.iou_thr,
-                   config=args.config,
-                   checkpoint=args.checkpoint,
-                   bins=calib['bins'])
+    summary = dict(
+        d_ece=calib['d_ece'],
+        num_detections=calib['num_detections'],
+        num_images=len(results),
+        score_thr=args.score_thr,
+        iou_thr=args.iou_thr,
+        config=args.config,
+        checkpoint=args.checkpoint,
+        bins=calib['bins'])
     json_path = osp.join(out_dir, 'calibration.json')
     with open(json_path, 'w', encoding='utf-8') as f:
         json.dump(summary, f, indent=2)
     png_path = reliability_diagram(
-        calib['bins'], osp.join(out_dir, 'reliability.png'),
+        calib['bins'],
+        osp.join(out_dir, 'reliability.png'),
         title=f'{Path(args.config).stem}: D-ECE {100 * calib["d_ece"]:.2f}%')
     print(f'\nD-ECE: {calib["d_ece"]:.4f} ({calib["num_detections"]} '
           f'detections with score >= {args.score_thr}, IoU >= '

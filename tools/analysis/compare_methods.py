@@ -27,15 +27,16 @@ from pathlib import Path
 if importlib.util.find_spec('mmkd_det') is None:  # run from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from mmkd_det.analysis.comparison import (  # noqa: E402
-    BASELINES, METHODS, REPO_ROOT, SPLITS, check_split, run_status)
-from mmkd_det.analysis.comparison_plan import (  # noqa: E402
-    plan_comparison, plan_tune, run_all)
+from mmkd_det.analysis.comparison import METHODS  # noqa: E402
+from mmkd_det.analysis.comparison import (BASELINES, REPO_ROOT, SPLITS,
+                                          check_split, run_status)
+from mmkd_det.analysis.comparison_plan import plan_comparison  # noqa: E402
+from mmkd_det.analysis.comparison_plan import plan_tune, run_all
 from mmkd_det.analysis.comparison_report import (  # noqa: E402
     render_comparison, render_tune_table, write_comparison_report)
 from mmkd_det.analysis.results_store import git_commit  # noqa: E402
-from mmkd_det.analysis.tune_grid import (  # noqa: E402
-    DEFAULT_TUNE_METHODS, TUNE_GRIDS)
+from mmkd_det.analysis.tune_grid import DEFAULT_TUNE_METHODS  # noqa: E402
+from mmkd_det.analysis.tune_grid import TUNE_GRIDS
 
 
 def parse_args(argv=None):
@@ -43,44 +44,67 @@ def parse_args(argv=None):
         description='Train the teacher, the plain student and distilled '
         'students over seeds; write results.json and a mean ± std report.')
     parser.add_argument(
-        '--methods', nargs='+', choices=BASELINES + METHODS,
+        '--methods',
+        nargs='+',
+        choices=BASELINES + METHODS,
         help='methods to run (default: all; with --tune: '
         f'{" ".join(DEFAULT_TUNE_METHODS)}). The plain student is added '
         'whenever a distillation method runs.')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2],
-                        help='training seeds (--tune uses the first)')
-    parser.add_argument('--split', choices=SPLITS,
-                        help='validation split (default: val; --tune: tune)')
-    parser.add_argument('--tune', action='store_true',
-                        help='run the tuning grid of the logit methods on '
-                        'the tune split')
-    parser.add_argument('--data-root',
-                        default=osp.join(REPO_ROOT, 'data', 'shapes'))
-    parser.add_argument('--work-dir',
-                        default=osp.join(REPO_ROOT, 'work_dirs', 'compare'))
-    parser.add_argument('--out',
-                        default=osp.join(REPO_ROOT, 'benchmarks', 'shapes'),
-                        help='folder of results.json and the reports')
-    parser.add_argument('--teacher-checkpoint',
-                        help='use this teacher (default: train it once)')
-    parser.add_argument('--jobs', type=int, default=1,
-                        help='runs at a time, each with cores/jobs threads')
-    parser.add_argument('--cores', type=int, default=os.cpu_count() or 1,
-                        help='CPU cores shared by the runs (default: all)')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        metavar='KEY=VALUE',
-                        help='config overrides for every run, e.g. '
-                        'train_cfg.max_iters=100')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='list the runs and which are done; run nothing')
+    parser.add_argument(
+        '--seeds',
+        nargs='+',
+        type=int,
+        default=[0, 1, 2],
+        help='training seeds (--tune uses the first)')
+    parser.add_argument(
+        '--split',
+        choices=SPLITS,
+        help='validation split (default: val; --tune: tune)')
+    parser.add_argument(
+        '--tune',
+        action='store_true',
+        help='run the tuning grid of the logit methods on '
+        'the tune split')
+    parser.add_argument(
+        '--data-root', default=osp.join(REPO_ROOT, 'data', 'shapes'))
+    parser.add_argument(
+        '--work-dir', default=osp.join(REPO_ROOT, 'work_dirs', 'compare'))
+    parser.add_argument(
+        '--out',
+        default=osp.join(REPO_ROOT, 'benchmarks', 'shapes'),
+        help='folder of results.json and the reports')
+    parser.add_argument(
+        '--teacher-checkpoint',
+        help='use this teacher (default: train it once)')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='runs at a time, each with cores/jobs threads')
+    parser.add_argument(
+        '--cores',
+        type=int,
+        default=os.cpu_count() or 1,
+        help='CPU cores shared by the runs (default: all)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='config overrides for every run, e.g. '
+        'train_cfg.max_iters=100')
+    parser.add_argument(
+        '--dry-run',
+        action='store_true',
+        help='list the runs and which are done; run nothing')
     args = parser.parse_args(argv)
     if args.tune and args.split == 'val':
         parser.error('--tune chooses settings, which never looks at val: '
                      'drop --split val')
     args.split = 'tune' if args.tune else (args.split or 'val')
     if args.methods is None:
-        args.methods = list(DEFAULT_TUNE_METHODS if args.tune
-                            else BASELINES + METHODS)
+        args.methods = list(DEFAULT_TUNE_METHODS if args.tune else BASELINES +
+                            METHODS)
     if args.tune:
         untunable = [m for m in args.methods if m not in TUNE_GRIDS]
         if untunable:
@@ -111,9 +135,10 @@ def main(argv=None, run_command=None) -> int:
                                   args.data_root, args.cfg_options,
                                   args.teacher_checkpoint)
     else:
-        teacher, runs = plan_comparison(
-            args.methods, args.seeds, args.split, args.work_dir,
-            args.data_root, args.cfg_options, args.teacher_checkpoint)
+        teacher, runs = plan_comparison(args.methods, args.seeds, args.split,
+                                        args.work_dir, args.data_root,
+                                        args.cfg_options,
+                                        args.teacher_checkpoint)
     if args.dry_run:
         for spec in ([teacher] if teacher else []) + runs:
             print(f'{run_status(spec):8s} {spec.name}')
@@ -121,15 +146,20 @@ def main(argv=None, run_command=None) -> int:
 
     extra = {} if run_command is None else dict(run_command=run_command)
     records, failures = run_all(
-        teacher, runs, args.out, git_commit(REPO_ROOT, exclude=[args.out]),
-        jobs=args.jobs, cores=args.cores, **extra)
+        teacher,
+        runs,
+        args.out,
+        git_commit(REPO_ROOT, exclude=[args.out]),
+        jobs=args.jobs,
+        cores=args.cores,
+        **extra)
     if args.tune:
-        student = next((r for r in records if r['method'] == 'student'),
-                       None)
+        student = next((r for r in records if r['method'] == 'student'), None)
         for method in args.methods:
-            table = render_tune_table(
-                method, [r for r in records if r['method'] == method
-                         and r.get('tune_point')], student)
+            table = render_tune_table(method, [
+                r for r in records
+                if r['method'] == method and r.get('tune_point')
+            ], student)
             path = osp.join(args.out, f'tune_{method}.md')
             with open(path, 'w', encoding='utf-8') as f:
                 f.write(f'# Tuning grid of {method} (tune split, seed '

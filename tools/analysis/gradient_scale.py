@@ -13,21 +13,19 @@ the factor on its ``loss_weight`` that would match the reference. Without
 with one, the student at that point.
 """
 import argparse
+import os.path as osp
 import sys
 from pathlib import Path
-import os.path as osp
-
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 import torch  # noqa: E402
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 
 import mmkd_det  # noqa: F401  (registers the package's modules)
-from mmdet.registry import MODELS
-from mmkd_det.analysis.gradient_scale import (collect_roi_logits,
-                                              gradient_table)
+from mmkd_det.analysis.gradient_scale import collect_roi_logits, gradient_table
 from mmkd_det.engine import add_config_args, load_tool_config
 
 

@@ -3,5 +3,8 @@
 # The bases give the pair and the method's losses; the model takes the
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").
-_base_ = ['../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py', '../_base_/losses/dkd.py']
+_base_ = [
+    '../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py',
+    '../_base_/losses/dkd.py'
+]
 model = dict(logit_losses=_base_.pop('logit_losses'))

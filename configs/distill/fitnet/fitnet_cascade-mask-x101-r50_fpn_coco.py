@@ -3,6 +3,10 @@
 # The bases give the pair and the method's losses; the model takes the
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").
-_base_ = ['../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py', '../_base_/losses/fitnet.py']
+_base_ = [
+    '../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py',
+    '../_base_/losses/fitnet.py'
+]
 model = dict(
-    feature_losses=_base_.pop('feature_losses_by_pair')['cascade-mask-x101-r50_fpn_coco'])
+    feature_losses=_base_.pop('feature_losses_by_pair')
+    ['cascade-mask-x101-r50_fpn_coco'])

@@ -4,4 +4,5 @@
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").
 _base_ = ['../_base_/pairs/cascade_shapes.py', '../_base_/losses/fitnet.py']
-model = dict(feature_losses=_base_.pop('feature_losses_by_pair')['cascade_shapes'])
+model = dict(
+    feature_losses=_base_.pop('feature_losses_by_pair')['cascade_shapes'])

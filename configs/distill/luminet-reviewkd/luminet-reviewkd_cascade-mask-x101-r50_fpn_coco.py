@@ -5,9 +5,9 @@
 # "Configs").
 _base_ = [
     '../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py',
-    '../_base_/losses/luminet.py',
-    '../_base_/losses/reviewkd.py'
+    '../_base_/losses/luminet.py', '../_base_/losses/reviewkd.py'
 ]
 model = dict(
     logit_losses=_base_.pop('logit_losses'),
-    feature_losses=_base_.pop('feature_losses_by_pair')['cascade-mask-x101-r50_fpn_coco'])
+    feature_losses=_base_.pop('feature_losses_by_pair')
+    ['cascade-mask-x101-r50_fpn_coco'])

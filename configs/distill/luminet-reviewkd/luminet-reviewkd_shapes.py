@@ -4,8 +4,7 @@
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").
 _base_ = [
-    '../_base_/pairs/shapes.py',
-    '../_base_/losses/luminet.py',
+    '../_base_/pairs/shapes.py', '../_base_/losses/luminet.py',
     '../_base_/losses/reviewkd.py'
 ]
 model = dict(

@@ -8,4 +8,5 @@ _base_ = [
     '../_base_/losses/reviewkd.py'
 ]
 model = dict(
-    feature_losses=_base_.pop('feature_losses_by_pair')['cascade-mask-x101-r50_fpn_coco'])
+    feature_losses=_base_.pop('feature_losses_by_pair')
+    ['cascade-mask-x101-r50_fpn_coco'])

@@ -3,5 +3,7 @@
 # The bases give the pair and the method's losses; the model takes the
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").
-_base_ = ['../_base_/pairs/cascade_shapes.py', '../_base_/losses/zscore-dkd.py']
+_base_ = [
+    '../_base_/pairs/cascade_shapes.py', '../_base_/losses/zscore-dkd.py'
+]
 model = dict(logit_losses=_base_.pop('logit_losses'))

@@ -4,7 +4,6 @@
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").
 _base_ = [
-    '../_base_/pairs/r50-mbv2_fpn_coco.py',
-    '../_base_/losses/zscore-dkd.py'
+    '../_base_/pairs/r50-mbv2_fpn_coco.py', '../_base_/losses/zscore-dkd.py'
 ]
 model = dict(logit_losses=_base_.pop('logit_losses'))

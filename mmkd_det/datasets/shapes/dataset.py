@@ -7,9 +7,9 @@ SHAPES_CLASSES = ('red_circle', 'orange_circle', 'blue_triangle',
                   'yellow_pentagon', 'yellow_hexagon')
 
 #: Nominal RGB colour of each class, for visualisation.
-SHAPES_PALETTE = [(220, 30, 30), (245, 135, 20), (40, 90, 230),
-                  (110, 70, 210), (40, 170, 50), (20, 170, 160),
-                  (235, 200, 20), (190, 170, 40)]
+SHAPES_PALETTE = [(220, 30, 30), (245, 135, 20), (40, 90, 230), (110, 70, 210),
+                  (40, 170, 50), (20, 170, 160), (235, 200, 20),
+                  (190, 170, 40)]
 
 
 @DATASETS.register_module()

@@ -33,8 +33,8 @@ def _noise_bank(h: int, w: int) -> np.ndarray:
     Drawing fresh normals for every pixel dominates the generation time, so
     noise is taken as random crops (with random sign) of this fixed field.
     """
-    bank = np.random.default_rng(0x5EED).standard_normal(
-        (3, 2 * h, 2 * w), dtype=np.float32)
+    bank = np.random.default_rng(0x5EED).standard_normal((3, 2 * h, 2 * w),
+                                                         dtype=np.float32)
     bank.flags.writeable = False
     return bank
 
@@ -179,8 +179,7 @@ def paint(img: np.ndarray,
     mask = alpha >= 128
     if outline is not None:
         edge = np.zeros_like(alpha)
-        cv2.polylines(edge, [fixed], True, 255, 1, cv2.LINE_AA,
-                      SUBPIXEL_SHIFT)
+        cv2.polylines(edge, [fixed], True, 255, 1, cv2.LINE_AA, SUBPIXEL_SHIFT)
         e = edge.astype(np.float32) * np.float32(1 / 255)
         crop *= 1.0 - e
         crop += e * outline[:, None, None]
@@ -190,10 +189,10 @@ def paint(img: np.ndarray,
 
 def background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """Textured background: gradient + low-frequency noise + pattern."""
-    c0 = hsv_to_bgr(rng.uniform(0, 360), rng.uniform(0, 0.3),
-                    rng.uniform(0.25, 0.8))
-    c1 = hsv_to_bgr(rng.uniform(0, 360), rng.uniform(0, 0.3),
-                    rng.uniform(0.25, 0.8))
+    c0 = hsv_to_bgr(
+        rng.uniform(0, 360), rng.uniform(0, 0.3), rng.uniform(0.25, 0.8))
+    c1 = hsv_to_bgr(
+        rng.uniform(0, 360), rng.uniform(0, 0.3), rng.uniform(0.25, 0.8))
     yy, xx = pixel_grid(h, w)
     ang = rng.uniform(0, 2 * np.pi)
     ramp = xx * math.cos(ang) + yy * math.sin(ang)
@@ -236,16 +235,18 @@ def _clutter_color(rng: np.random.Generator,
     """
     u = rng.random() if any_hue else 0.8 * rng.random()
     if u < 0.45:  # greys
-        return hsv_to_bgr(rng.uniform(0, 360), rng.uniform(0, 0.12),
-                          rng.uniform(0.1, 0.95))
+        return hsv_to_bgr(
+            rng.uniform(0, 360), rng.uniform(0, 0.12), rng.uniform(0.1, 0.95))
     if u < 0.65:  # purples / magentas
-        return hsv_to_bgr(rng.uniform(265, 335), rng.uniform(0.3, 0.9),
-                          rng.uniform(0.3, 0.9))
+        return hsv_to_bgr(
+            rng.uniform(265, 335), rng.uniform(0.3, 0.9),
+            rng.uniform(0.3, 0.9))
     if u < 0.8:  # dark browns
-        return hsv_to_bgr(rng.uniform(15, 40), rng.uniform(0.35, 0.7),
-                          rng.uniform(0.15, 0.35))
-    return hsv_to_bgr(rng.uniform(0, 360), rng.uniform(0.3, 1.0),
-                      rng.uniform(0.3, 1.0))
+        return hsv_to_bgr(
+            rng.uniform(15, 40), rng.uniform(0.35, 0.7),
+            rng.uniform(0.15, 0.35))
+    return hsv_to_bgr(
+        rng.uniform(0, 360), rng.uniform(0.3, 1.0), rng.uniform(0.3, 1.0))
 
 
 def draw_clutter(img: np.ndarray, rng: np.random.Generator,
@@ -257,19 +258,25 @@ def draw_clutter(img: np.ndarray, rng: np.random.Generator,
     if kind < 0.35:  # blob
         r = math.exp(rng.uniform(math.log(4), math.log(max_radius)))
         pts = _ellipse(rng, r, r * rng.uniform(0.4, 1.0), cx, cy)
-        return paint(img, pts, color, rng, shading=rng.uniform(0, 0.3),
-                     speckle=rng.uniform(0, 8))
+        return paint(
+            img,
+            pts,
+            color,
+            rng,
+            shading=rng.uniform(0, 0.3),
+            speckle=rng.uniform(0, 8))
     if kind < 0.65:  # line or polyline
         n = int(rng.integers(2, 4))
         length = rng.uniform(0.2, 0.9) * max(h, w)
         ang = rng.uniform(0, 2 * np.pi)
         steps = np.cumsum(
-            np.stack([np.cos(ang + rng.normal(0, 0.5, n - 1)),
-                      np.sin(ang + rng.normal(0, 0.5, n - 1))], 1) *
-            length / (n - 1), axis=0)
+            np.stack([
+                np.cos(ang + rng.normal(0, 0.5, n - 1)),
+                np.sin(ang + rng.normal(0, 0.5, n - 1))
+            ], 1) * length / (n - 1),
+            axis=0)
         pts = np.vstack([[cx, cy], steps + [cx, cy]])
-        return paint(img, pts, color, rng,
-                     line_width=int(rng.integers(1, 4)))
+        return paint(img, pts, color, rng, line_width=int(rng.integers(1, 4)))
     r = math.exp(rng.uniform(math.log(4), math.log(max_radius * 0.7)))
     pts = _irregular_polygon(rng, r, cx, cy)
     return paint(img, pts, color, rng, shading=rng.uniform(0, 0.3))

@@ -14,14 +14,14 @@ from .draw import (background, draw_clutter, hsv_to_bgr, noise_field, paint,
 # Hue gaps between confusable colours are 9-14 degrees, so colour separates
 # them only for a model that looks carefully (and under jitter/lighting).
 CLASS_SPECS = (
-    ('circle', 2.0, 7.0),      # red:    355..9
-    ('circle', 25.0, 7.0),     # orange:  18..32
+    ('circle', 2.0, 7.0),  # red:    355..9
+    ('circle', 25.0, 7.0),  # orange:  18..32
     ('triangle', 225.0, 10.0),  # blue:  215..235
-    ('diamond', 225.0, 10.0),   # blue
-    ('square', 120.0, 12.0),   # green:  108..132
-    ('square', 168.0, 9.0),    # teal:   159..177
-    ('pentagon', 52.0, 6.0),   # yellow:  46..58
-    ('hexagon', 52.0, 6.0),    # yellow
+    ('diamond', 225.0, 10.0),  # blue
+    ('square', 120.0, 12.0),  # green:  108..132
+    ('square', 168.0, 9.0),  # teal:   159..177
+    ('pentagon', 52.0, 6.0),  # yellow:  46..58
+    ('hexagon', 52.0, 6.0),  # yellow
 )
 
 _MAX_HIDDEN_FRACTION = 0.6  # drop annotations hidden beyond this fraction
@@ -103,15 +103,17 @@ def render_image(rng: np.random.Generator, h: int, w: int,
         if size > 20 and rng.random() < 0.25:
             outline = color * rng.uniform(0.35, 0.6)
         item = paint(
-            img, pts, color, rng,
+            img,
+            pts,
+            color,
+            rng,
             shading=rng.uniform(0.0, 0.35),
             speckle=rng.uniform(0, 6) if rng.random() < 0.3 else 0.0,
             outline=outline)
         if item is None:
             continue
         item['label'] = label
-        item['full_area'] = abs(float(cv2.contourArea(
-            pts.astype(np.float32))))
+        item['full_area'] = abs(float(cv2.contourArea(pts.astype(np.float32))))
         drawn.append(item)
 
     # Visibility: walk the layers front to back accumulating coverage.
@@ -165,8 +167,9 @@ def _make_annotation(vis: np.ndarray, x0: int, y0: int,
             seg.append([float(v) for v in c.reshape(-1)])
     bx, by = float(x0 + xs[0]), float(y0 + ys[0])
     if not seg:
-        seg = [[bx, by, bx + bw - 1, by, bx + bw - 1, by + bh - 1, bx,
-                by + bh - 1]]
+        seg = [[
+            bx, by, bx + bw - 1, by, bx + bw - 1, by + bh - 1, bx, by + bh - 1
+        ]]
     return dict(
         category_id=label + 1,
         bbox=[bx, by, bw, bh],

@@ -166,8 +166,11 @@ def _write_split(out_dir: str, split: str, num: int,
 
 
 def _meta(params: Dict, counts: Dict) -> Dict:
-    return dict(generator='mmkd_det.datasets.shapes', version=SHAPES_VERSION,
-                args=params, counts=counts)
+    return dict(
+        generator='mmkd_det.datasets.shapes',
+        version=SHAPES_VERSION,
+        args=params,
+        counts=counts)
 
 
 def shapes_dataset_is_current(out_dir: str, **kwargs) -> bool:
@@ -274,8 +277,7 @@ def generate_shapes_dataset(
                 img_dir=osp.join(out_dir, split),
                 num_images=params[f'num_{split}'],
                 num_annotations=counts.get(split, {}).get('num_annotations'),
-                num_empty_images=counts.get(split,
-                                            {}).get('num_empty_images'))
+                num_empty_images=counts.get(split, {}).get('num_empty_images'))
         summary['seconds'] = time.perf_counter() - t0
         return summary
 
@@ -284,8 +286,8 @@ def generate_shapes_dataset(
         os.remove(meta_file)
     summary['skipped'] = False
     for split in _SPLIT_IDS:
-        summary[split] = _write_split(out_dir, split,
-                                      params[f'num_{split}'], params)
+        summary[split] = _write_split(out_dir, split, params[f'num_{split}'],
+                                      params)
     counts = {
         split: {
             k: summary[split][k]

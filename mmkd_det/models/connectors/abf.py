@@ -5,11 +5,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
+from mmdet.registry import MODELS
+from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmdet.registry import MODELS
-from mmdet.utils import ConfigType, OptMultiConfig
 from .base_connector import MultiLevelConnector
 
 
@@ -149,8 +149,9 @@ class ABFConnector(MultiLevelConnector):
                 c_out,
                 fuse=level < num_levels - 1,
                 norm_cfg=norm_cfg)
-            for level, (c_in, c_out) in enumerate(
-                zip(self.in_channels, self.out_channels)))
+            for level, (
+                c_in,
+                c_out) in enumerate(zip(self.in_channels, self.out_channels)))
 
     def forward(self, student_feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         """Apply the ABF blocks coarse to fine.

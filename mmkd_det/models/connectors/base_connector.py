@@ -1,10 +1,9 @@
 """What the FPN feature connectors (ABF, FitNet adapter) share."""
 from typing import List, Sequence, Union
 
+from mmdet.utils import OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
-
-from mmdet.utils import OptMultiConfig
 
 
 def per_level(value: Union[int, Sequence[int]], num_levels: int,
@@ -54,8 +53,7 @@ class MultiLevelConnector(BaseModule):
             raise ValueError(f'num_levels must be >= 1, got {num_levels}')
         self.num_levels = num_levels
         self.in_channels = per_level(in_channels, num_levels, 'in_channels')
-        self.out_channels = per_level(out_channels, num_levels,
-                                      'out_channels')
+        self.out_channels = per_level(out_channels, num_levels, 'out_channels')
 
     def check_inputs(self, student_feats: Sequence[Tensor]) -> None:
         """Raise ValueError unless there are L features of the set channels.
@@ -69,8 +67,8 @@ class MultiLevelConnector(BaseModule):
             raise ValueError(
                 f'{name} expects {self.num_levels} feature levels (fine to '
                 f'coarse), got {len(student_feats)}')
-        for level, (feat, c_in) in enumerate(
-                zip(student_feats, self.in_channels)):
+        for level, (feat,
+                    c_in) in enumerate(zip(student_feats, self.in_channels)):
             if feat.dim() != 4 or feat.shape[1] != c_in:
                 raise ValueError(
                     f'{name}: level {level} expects shape (B, {c_in}, H, W), '

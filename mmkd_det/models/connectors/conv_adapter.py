@@ -2,10 +2,10 @@
 from typing import Sequence, Tuple, Union
 
 import torch.nn as nn
-from torch import Tensor
-
 from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
+from torch import Tensor
+
 from .base_connector import MultiLevelConnector
 
 

@@ -4,17 +4,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MessageHub
-from torch import Tensor
-
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from .roi_heads import (StageRecord, StudentRecord,
-                        check_softmax_classifier, check_teacher_roi_head,
-                        is_cascade, stage_weights, student_roi_head_class,
-                        teacher_roi_logits)
+from mmengine.logging import MessageHub
+from torch import Tensor
+
+from .roi_heads import (StageRecord, StudentRecord, check_softmax_classifier,
+                        check_teacher_roi_head, is_cascade, stage_weights,
+                        student_roi_head_class, teacher_roi_logits)
 from .teacher import build_teacher
 
 
@@ -139,9 +138,9 @@ class RoIDistiller(TwoStageDetector):
             f'teacher.{name}' for name, _ in self.teacher.named_parameters()
         ] + [f'teacher.{name}' for name, _ in self.teacher.named_buffers()]
         # public since torch 2.5; the private twin exists in older versions
-        register_state_dict_hook = getattr(
-            self, 'register_state_dict_post_hook',
-            self._register_state_dict_hook)
+        register_state_dict_hook = getattr(self,
+                                           'register_state_dict_post_hook',
+                                           self._register_state_dict_hook)
         register_state_dict_hook(_drop_teacher_from_state_dict)
         self.register_load_state_dict_post_hook(_ignore_missing_teacher_keys)
 
@@ -199,8 +198,8 @@ class RoIDistiller(TwoStageDetector):
             kind = type(connector).__name__
             fix = ('give it connector=dict(type=\'ConvAdapter\', '
                    f'in_channels={student[0]}, out_channels={teacher[0]}, '
-                   f'num_levels={len(student)}) or ABFConnector'
-                   if isinstance(connector, nn.Identity) else
+                   f'num_levels={len(student)}) or ABFConnector' if isinstance(
+                       connector, nn.Identity) else
                    f'set its in_channels={student} and '
                    f'out_channels={teacher}')
             raise ValueError(
@@ -240,16 +239,17 @@ class RoIDistiller(TwoStageDetector):
         for stage in student.stages:
             teacher_logits = self.teacher_logits(teacher_feats, stage,
                                                  batch_img_metas)
-            stage_losses = self.logit_distill_losses(
-                stage.cls_score, teacher_logits, stage.labels)
+            stage_losses = self.logit_distill_losses(stage.cls_score,
+                                                     teacher_logits,
+                                                     stage.labels)
             losses.update(self.name_by_stage(stage_losses, stage.stage))
         losses.update(
             self.feature_distill_losses(student.feats, teacher_feats))
         return losses
 
-    def student_loss(self, batch_inputs: Tensor,
-                     batch_data_samples: SampleList
-                     ) -> Tuple[dict, StudentRecord]:
+    def student_loss(
+            self, batch_inputs: Tensor,
+            batch_data_samples: SampleList) -> Tuple[dict, StudentRecord]:
         """The student's losses from mmdet's own ``TwoStageDetector.loss``
         (RPN, sampling, RoI-head and mask losses) and what its RoI head kept
         on the way: FPN features and per-stage RoIs, labels and logits."""
@@ -275,9 +275,8 @@ class RoIDistiller(TwoStageDetector):
         if (s_pre._enable_normalize != t_pre._enable_normalize
                 or s_pre._channel_conversion != t_pre._channel_conversion):
             return False
-        return not s_pre._enable_normalize or (
-            torch.equal(s_pre.mean, t_pre.mean)
-            and torch.equal(s_pre.std, t_pre.std))
+        return not s_pre._enable_normalize or (torch.equal(
+            s_pre.mean, t_pre.mean) and torch.equal(s_pre.std, t_pre.std))
 
     def teacher_inputs(self, batch_inputs: Tensor) -> Tensor:
         """Re-normalise the student's inputs when the teacher's differ.
@@ -317,9 +316,9 @@ class RoIDistiller(TwoStageDetector):
             for name, loss in self.logit_losses.items()
         }
 
-    def feature_distill_losses(self, student_feats: Tuple[Tensor],
-                               teacher_feats: Tuple[Tensor]
-                               ) -> Dict[str, Tensor]:
+    def feature_distill_losses(
+            self, student_feats: Tuple[Tensor],
+            teacher_feats: Tuple[Tensor]) -> Dict[str, Tensor]:
         """Every feature loss on the FPN outputs, scaled by the warm-up.
 
         Args:
@@ -332,8 +331,8 @@ class RoIDistiller(TwoStageDetector):
         """
         weight = self.distill_weight()
         return {
-            name: weight * loss(self.connectors[name](student_feats),
-                                teacher_feats)
+            name:
+            weight * loss(self.connectors[name](student_feats), teacher_feats)
             for name, loss in self.feature_losses.items()
         }
 
@@ -344,8 +343,10 @@ class RoIDistiller(TwoStageDetector):
         if not is_cascade(self.roi_head):
             return stage_losses
         weight = self.distill_stage_weights[stage]
-        return {f's{stage}.{name}': weight * value
-                for name, value in stage_losses.items()}
+        return {
+            f's{stage}.{name}': weight * value
+            for name, value in stage_losses.items()
+        }
 
 
 def _recording_roi_head(roi_head: ConfigType) -> dict:
@@ -378,8 +379,7 @@ def _drop_teacher_from_state_dict(module: nn.Module, state_dict: dict,
         del state_dict[key]
 
 
-def _ignore_missing_teacher_keys(module: nn.Module,
-                                 incompatible_keys) -> None:
+def _ignore_missing_teacher_keys(module: nn.Module, incompatible_keys) -> None:
     """Load hook: the teacher keeps the weights it was built with."""
     missing = incompatible_keys.missing_keys
     # keys are relative to the loaded root, which may wrap the distiller

@@ -19,11 +19,10 @@ from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from torch import Tensor
-
 from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.structures.bbox import bbox2roi
+from torch import Tensor
 
 SUPPORTED_HEADS = (
     'StandardRoIHead (Faster/Mask R-CNN and subclasses that keep its loss, '
@@ -73,8 +72,9 @@ def sampled_labels(sampling_results: List[SamplingResult],
     labels = []
     for res in sampling_results:
         labels.append(res.pos_gt_labels)
-        labels.append(res.pos_gt_labels.new_full((res.neg_priors.size(0), ),
-                                                 num_classes))
+        labels.append(
+            res.pos_gt_labels.new_full((res.neg_priors.size(0), ),
+                                       num_classes))
     return torch.cat(labels)
 
 
@@ -142,12 +142,13 @@ def _family(head_cls: type) -> type:
 def _check_kind(head_cls: type, role: str, methods: Sequence[str]) -> type:
     """Raise unless ``head_cls`` keeps mmdet's ``methods`` of its family."""
     base = _family(head_cls)
-    replaced = [m for m in methods
-                if base is not None and getattr(head_cls, m) is not getattr(
-                    base, m)]
+    replaced = [
+        m for m in methods
+        if base is not None and getattr(head_cls, m) is not getattr(base, m)
+    ]
     if base is None or replaced:
-        why = (f'replaces {", ".join(replaced)}' if replaced else
-               'is not a StandardRoIHead or CascadeRoIHead')
+        why = (f'replaces {", ".join(replaced)}'
+               if replaced else 'is not a StandardRoIHead or CascadeRoIHead')
         raise TypeError(
             f'The {role} RoI head {head_cls.__name__} is not supported: it '
             f'{why}. Supported: {SUPPORTED_HEADS}. Heads such as HTC, SCNet, '
@@ -169,8 +170,9 @@ def student_roi_head_class(head_cls: type) -> type:
         type: ``Distill<head_cls>``, a subclass of ``head_cls``.
     """
     base = _check_kind(head_cls, 'student', ('loss', 'bbox_loss'))
-    mixin = (_RecordingCascadeRoIHead
-             if base is CascadeRoIHead else _RecordingStandardRoIHead)
+    mixin = (
+        _RecordingCascadeRoIHead
+        if base is CascadeRoIHead else _RecordingStandardRoIHead)
     return type(f'Distill{head_cls.__name__}', (mixin, head_cls),
                 {'__module__': __name__})
 
@@ -217,8 +219,8 @@ def check_softmax_classifier(roi_head: nn.Module, role: str) -> int:
     return classes.pop()
 
 
-def teacher_roi_logits(roi_head: nn.Module, feats: Tuple[Tensor],
-                       rois: Tensor, num_rois_per_img: List[int],
+def teacher_roi_logits(roi_head: nn.Module, feats: Tuple[Tensor], rois: Tensor,
+                       num_rois_per_img: List[int],
                        batch_img_metas: List[dict]) -> Tensor:
     """Teacher class logits on given RoIs, as its own inference scores them.
 

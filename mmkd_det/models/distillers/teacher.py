@@ -3,10 +3,11 @@ import os.path as osp
 from typing import Union
 
 import torch.nn as nn
+from mmdet.registry import MODELS
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint
-from mmdet.registry import MODELS
+
 from ...utils.checkpoint_safety import checkpoint_safe_globals
 from .teacher_meta import Normalization, read_checkpoint_info
 
@@ -115,7 +116,8 @@ def build_teacher(config: Union[str, dict], checkpoint: str) -> nn.Module:
             'Check that it is a complete torch checkpoint of the teacher.'
         ) from err
     info = read_checkpoint_info(
-        checkpoint, state.get('meta') if isinstance(state, dict) else None)
+        checkpoint,
+        state.get('meta') if isinstance(state, dict) else None)
     check_teacher_normalization(model_cfg, info, config)
     state_dict = _state_dict_of(state)
     result = teacher.load_state_dict(state_dict, strict=False)

@@ -37,9 +37,9 @@ class Normalization:
         for mine, theirs in ((self.mean, other.mean), (self.std, other.std)):
             if (mine is None) != (theirs is None):
                 return False
-            if mine is not None and not (len(mine) == len(theirs) and
-                                         np.allclose(mine, theirs,
-                                                     rtol=1e-6, atol=1e-6)):
+            if mine is not None and not (
+                    len(mine) == len(theirs)
+                    and np.allclose(mine, theirs, rtol=1e-6, atol=1e-6)):
                 return False
         return True
 
@@ -70,12 +70,16 @@ def _literal(node: ast.AST):
     if isinstance(node, ast.Call):
         if (isinstance(node.func, ast.Name) and node.func.id == 'dict'
                 and not node.args):
-            return {kw.arg: _literal(kw.value) for kw in node.keywords
-                    if kw.arg is not None}
+            return {
+                kw.arg: _literal(kw.value)
+                for kw in node.keywords if kw.arg is not None
+            }
         raise ValueError('not a literal')
     if isinstance(node, ast.Dict):
-        return {_literal(k): _literal(v) for k, v in zip(node.keys,
-                                                         node.values)}
+        return {
+            _literal(k): _literal(v)
+            for k, v in zip(node.keys, node.values)
+        }
     if isinstance(node, (ast.List, ast.Tuple)):
         values = [_literal(v) for v in node.elts]
         return values if isinstance(node, ast.List) else tuple(values)
@@ -114,8 +118,10 @@ def normalization_from_config_text(text: str) -> Optional[Normalization]:
         if 'img_norm_cfg' in names:  # mmdet 2.x
             cfg = _literal(names['img_norm_cfg'])
             return Normalization.from_preprocessor(
-                dict(mean=cfg.get('mean'), std=cfg.get('std'),
-                     bgr_to_rgb=cfg.get('to_rgb', False)))
+                dict(
+                    mean=cfg.get('mean'),
+                    std=cfg.get('std'),
+                    bgr_to_rgb=cfg.get('to_rgb', False)))
     except (SyntaxError, ValueError, TypeError, AttributeError):
         return None
     return None
@@ -141,5 +147,5 @@ def read_checkpoint_info(checkpoint: str, meta: dict) -> TeacherCheckpointInfo:
     return TeacherCheckpointInfo(
         checkpoint=checkpoint,
         classes=tuple(classes) if classes is not None else None,
-        normalization=normalization_from_config_text(text)
-        if isinstance(text, str) else None)
+        normalization=normalization_from_config_text(text) if isinstance(
+            text, str) else None)

@@ -4,8 +4,7 @@ from typing import Optional, Tuple
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .logit_loss_base import (BaseLogitDistillLoss, binary_kl,
-                              kl_from_log_probs)
+from .logit_loss_base import BaseLogitDistillLoss, binary_kl, kl_from_log_probs
 from .logit_norm import upcast
 
 # The public DKD code hides the target class from the non-target softmax by
@@ -13,7 +12,9 @@ from .logit_norm import upcast
 _TARGET_MASK_OFFSET = 1000.0
 
 
-def dkd_parts(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor,
+def dkd_parts(student_logits: Tensor,
+              teacher_logits: Tensor,
+              labels: Tensor,
               temperature: float = 1.0) -> Tuple[Tensor, Tensor]:
     """Per-RoI TCKD and NCKD terms of DKD, without the ``T^2`` factor.
 
@@ -73,8 +74,7 @@ def dkd_loss(student_logits: Tensor,
     Returns:
         Tensor: (N,) per-RoI losses, float32 (float64 for float64 inputs).
     """
-    tckd, nckd = dkd_parts(student_logits, teacher_logits, labels,
-                           temperature)
+    tckd, nckd = dkd_parts(student_logits, teacher_logits, labels, temperature)
     return temperature**2 * (alpha * tckd + beta * nckd)
 
 
@@ -104,8 +104,12 @@ class DKDLoss(BaseLogitDistillLoss):
                  logit_norm: Optional[str] = None,
                  loss_weight: float = 1.0,
                  reduction: str = 'mean') -> None:
-        super().__init__(temperature, logit_norm, loss_weight, reduction,
-                         allowed_norms=(None, 'zscore'))
+        super().__init__(
+            temperature,
+            logit_norm,
+            loss_weight,
+            reduction,
+            allowed_norms=(None, 'zscore'))
         self.alpha = alpha
         self.beta = beta
 

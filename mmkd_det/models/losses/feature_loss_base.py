@@ -22,8 +22,8 @@ def check_feature_lists(student_feats: Sequence[Tensor],
         ValueError: If a list is empty, the lengths differ, or the shapes
             differ at some level.
     """
-    for name, feats in (('student_feats', student_feats),
-                        ('teacher_feats', teacher_feats)):
+    for name, feats in (('student_feats', student_feats), ('teacher_feats',
+                                                           teacher_feats)):
         if isinstance(feats, Tensor):
             raise TypeError(
                 f'{loss_name}: {name} must be a sequence of per-level '
@@ -79,10 +79,10 @@ class PerLevelFeatureLoss(nn.Module):
         Returns:
             Tensor: Scalar fp32 loss, ``loss_weight * sum_l level_loss``.
         """
-        check_feature_lists(student_feats, teacher_feats,
-                            type(self).__name__)
+        check_feature_lists(student_feats, teacher_feats, type(self).__name__)
         loss = sum(
-            self.level_loss(fs.float(), ft.detach().float())
+            self.level_loss(fs.float(),
+                            ft.detach().float())
             for fs, ft in zip(student_feats, teacher_feats))
         return self.loss_weight * loss
 

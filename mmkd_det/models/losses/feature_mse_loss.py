@@ -1,8 +1,8 @@
 """FitNet feature-imitation loss (MSE per level)."""
 import torch.nn.functional as F
+from mmdet.registry import MODELS
 from torch import Tensor
 
-from mmdet.registry import MODELS
 from .feature_loss_base import PerLevelFeatureLoss
 
 

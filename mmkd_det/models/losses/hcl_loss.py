@@ -1,8 +1,8 @@
 """Hierarchical context loss (HCL) of ReviewKD."""
 import torch.nn.functional as F
+from mmdet.registry import MODELS
 from torch import Tensor
 
-from mmdet.registry import MODELS
 from .feature_loss_base import PerLevelFeatureLoss
 
 #: Pooled sizes of the HCL pyramid, largest first (ReviewKD code).

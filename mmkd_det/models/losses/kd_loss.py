@@ -31,9 +31,8 @@ def kd_loss(student_logits: Tensor,
     Returns:
         Tensor: (N,) per-RoI losses, float32 (float64 for float64 inputs).
     """
-    return temperature**2 * soft_kl(upcast(student_logits),
-                                    upcast(teacher_logits.detach()),
-                                    temperature)
+    return temperature**2 * soft_kl(
+        upcast(student_logits), upcast(teacher_logits.detach()), temperature)
 
 
 @MODELS.register_module()

@@ -124,8 +124,8 @@ def ldrld_loss(student_logits: Tensor,
     ldrld = (pair_kl @ pair_weight + all_kl) / (pair_index.shape[0] + 1)
 
     if num_classes - k >= 2:
-        top_mask = torch.zeros_like(s, dtype=torch.bool).scatter_(
-            1, top_idx, True)
+        top_mask = torch.zeros_like(
+            s, dtype=torch.bool).scatter_(1, top_idx, True)
         rntk = _soft_kl_excluding(s, t, top_mask)
     else:
         rntk = torch.zeros_like(ldrld)
@@ -185,5 +185,5 @@ class LDRLDLoss(BaseLogitDistillLoss):
                      labels: Optional[Tensor]) -> Tensor:
         """Per-RoI LDRLD; raises ValueError if ``k`` exceeds the classes C."""
         return ldrld_loss(student, teacher, self.k, self.temperature,
-                          self.ldrld_weight, self.rntk_weight,
-                          self.pair_index, self.pair_weight)
+                          self.ldrld_weight, self.rntk_weight, self.pair_index,
+                          self.pair_weight)

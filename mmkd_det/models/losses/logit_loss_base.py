@@ -34,8 +34,8 @@ _REDUCTIONS = ('none', 'mean', 'sum')
 # ----------------------------------------------------------------------------
 def check_logit_pair(student_logits: Tensor, teacher_logits: Tensor) -> None:
     """Raise ValueError unless both logit sets are 2-D and of equal shape."""
-    if student_logits.dim() != 2 or (student_logits.shape !=
-                                     teacher_logits.shape):
+    if student_logits.dim() != 2 or (student_logits.shape
+                                     != teacher_logits.shape):
         raise ValueError(
             'student and teacher logits must both be (N, C) with the same '
             f'shape, got student {tuple(student_logits.shape)} and teacher '
@@ -76,15 +76,15 @@ def check_finite(student_logits: Tensor, teacher_logits: Tensor) -> None:
     A non-finite logit would silently turn the loss (and the student's
     weights) into NaN; failing here names the culprit instead.
     """
-    for role, logits in (('student', student_logits),
-                         ('teacher', teacher_logits)):
+    for role, logits in (('student', student_logits), ('teacher',
+                                                       teacher_logits)):
         if logits.numel() and not bool(torch.isfinite(logits).all()):
             raise FloatingPointError(
-                f'The {role} RoI logits contain NaN or Inf: '
-                + ('the student diverged (lower the learning rate or the '
-                   'distillation loss_weight, or enable gradient clipping)'
-                   if role == 'student' else
-                   'check the teacher checkpoint and its input normalization'))
+                f'The {role} RoI logits contain NaN or Inf: ' +
+                ('the student diverged (lower the learning rate or the '
+                 'distillation loss_weight, or enable gradient clipping)'
+                 if role == 'student' else
+                 'check the teacher checkpoint and its input normalization'))
 
 
 def check_temperature(temperature: float) -> float:
@@ -184,9 +184,10 @@ class BaseLogitDistillLoss(nn.Module):
         self.loss_weight = loss_weight
         self.reduction = reduction
 
-    def _prepare(self, student_logits: Tensor, teacher_logits: Tensor,
-                 labels: Optional[Tensor]
-                 ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    def _prepare(
+            self, student_logits: Tensor, teacher_logits: Tensor,
+            labels: Optional[Tensor]
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """Check inputs, upcast to >= float32, detach and normalize.
 
         Returns:

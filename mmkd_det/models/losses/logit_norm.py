@@ -68,8 +68,10 @@ def _all_reduce_sum(tensor: Tensor, group=None) -> Tensor:
     with warnings.catch_warnings():
         # torch>=2.x marks it deprecated in favour of functional collectives,
         # which have no autograd support for all_reduce; keep using it quietly.
-        warnings.filterwarnings('ignore', category=FutureWarning,
-                                message='.*torch.distributed.nn.functional.*')
+        warnings.filterwarnings(
+            'ignore',
+            category=FutureWarning,
+            message='.*torch.distributed.nn.functional.*')
         return all_reduce(tensor, group=group)
 
 

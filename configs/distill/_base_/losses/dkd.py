@@ -8,8 +8,5 @@
 # beta=0.25, T=1.
 logit_losses = dict(
     loss_dkd_cls=dict(
-        type='DKDLoss',
-        alpha=1.0,
-        beta=0.25,
-        temperature=1.0,
+        type='DKDLoss', alpha=1.0, beta=0.25, temperature=1.0,
         loss_weight=1.0))
