@@ -6,6 +6,8 @@ shapes detector configs shortened to a few iterations. Markers (registered
 in setup.cfg): ``slow`` for end-to-end subprocess runs of the tools,
 ``dist`` for multi-process gloo groups; ``make test-fast`` leaves both out.
 """
+import copy
+import functools
 import importlib.util
 import os.path as osp
 import socket
@@ -63,6 +65,18 @@ def shapes_root(tmp_path_factory):
         size=(96, 96),
         object_size=(10, 60))
     return root
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_config(path: str) -> Config:
+    return Config.fromfile(path)
+
+
+def load_config(path: str) -> Config:
+    """``Config.fromfile(path)``, parsed once per test session (parsing an
+    ``mmdet::`` config takes ~0.3 s); each call returns an independent copy.
+    """
+    return copy.deepcopy(_parsed_config(osp.abspath(path)))
 
 
 def tiny_config(path: str,

@@ -9,9 +9,8 @@ import sys
 
 import pytest
 import torch
-from conftest import CONFIGS, REPO_ROOT, load_tool
+from conftest import CONFIGS, REPO_ROOT, load_config, load_tool
 from mmdet.registry import MODELS
-from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
@@ -42,7 +41,7 @@ def rel(path):
 
 @pytest.mark.parametrize('path', ALL_CONFIGS, ids=rel)
 def test_config_parses(path):
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     assert cfg.filename == path
 
 
@@ -82,8 +81,8 @@ def test_registry_names_unknown_method_or_pair():
 def test_pair_base_is_its_registered_pair_and_no_method(pair):
     """The pair base is the student config plus the teacher: it has no
     losses at all, so on its own it fails to build, naming the fix."""
-    base = Config.fromfile(pair_base_config(pair))
-    student = Config.fromfile(student_config(pair))
+    base = load_config(pair_base_config(pair))
+    student = load_config(student_config(pair))
     assert osp.normpath(base.model.teacher.config) == teacher_config(pair)
     assert base.model.type == 'RoIDistiller'
     assert base.custom_imports.imports == ['mmkd_det']
@@ -114,8 +113,8 @@ def test_pair_base_is_its_registered_pair_and_no_method(pair):
 @pytest.mark.parametrize('method,pair', LEAVES)
 def test_leaf_is_pair_base_plus_method_fragments(method, pair):
     """Nothing leaks to the top level; the losses are the fragments'."""
-    cfg = Config.fromfile(leaf_config(method, pair))
-    base = Config.fromfile(pair_base_config(pair))
+    cfg = load_config(leaf_config(method, pair))
+    base = load_config(pair_base_config(pair))
     assert set(cfg.keys()) == set(base.keys())
     for key in base.keys():
         if key != 'model':
@@ -127,7 +126,7 @@ def test_leaf_is_pair_base_plus_method_fragments(method, pair):
 
     expected_logit, expected_feature = None, None
     for path in fragment_configs(method):
-        fragment = Config.fromfile(path)
+        fragment = load_config(path)
         assert len(fragment.keys()) == 1, path  # one variable, the losses
         if 'logit_losses' in fragment:
             expected_logit = fragment.logit_losses.to_dict()
@@ -169,7 +168,7 @@ def test_coco_detectors_build_in_plain_mmdet():
 @pytest.mark.slow  # COCO-size backbones take seconds each to build
 @pytest.mark.parametrize('path', DETECTORS, ids=rel)
 def test_plain_detector_builds_offline(path):
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     # ShapesDataset is mmkd_det's; COCO detectors are plain mmdet
     if 'shapes' in osp.basename(path):
         assert cfg.custom_imports.imports == ['mmkd_det']
@@ -225,7 +224,7 @@ def lr_trace(cfg, iters):
 def test_paper_schedule(path):
     """LumiNet A.9 / DKD / ReviewKD: batch 8 (1 image x 8 GPUs), lr 0.01,
     180k iterations, x0.1 at 120k and 160k, linear warm-up over 1k."""
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     assert cfg.train_cfg.type == 'IterBasedTrainLoop'
     assert cfg.train_cfg.max_iters == 180000
     # --auto-scale-lr keeps lr 0.01 exactly at 8 GPUs x batch_size images
@@ -241,11 +240,11 @@ def test_paper_schedule(path):
 
 @pytest.mark.parametrize(
     'fragment',
-    [f for f in FRAGMENTS if 'feature_losses_by_pair' in Config.fromfile(f)],
+    [f for f in FRAGMENTS if 'feature_losses_by_pair' in load_config(f)],
     ids=rel)
 def test_feature_fragment_has_every_pair(fragment):
     """Feature losses depend on the pair: a new pair needs its entry."""
-    entries = Config.fromfile(fragment).feature_losses_by_pair
+    entries = load_config(fragment).feature_losses_by_pair
     missing = sorted(set(PAIRS) - set(entries))
     assert not missing, f'add {missing} to {rel(fragment)}'
     assert set(entries) == set(PAIRS)
@@ -263,14 +262,14 @@ def num_classes(model_cfg) -> list:
 @pytest.mark.parametrize('method,pair', LEAVES)
 def test_distill_config_fits_its_teacher(method, pair):
     path = leaf_config(method, pair)
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     assert cfg.model.type == 'RoIDistiller'
     assert cfg.optim_wrapper.constructor == 'DistillOptimWrapperConstructor'
     # mmdet's own tools/train.py registers mmkd_det from the config
     assert cfg.custom_imports.imports == ['mmkd_det']
     teacher_path = cfg.model.teacher.config
     assert osp.isabs(teacher_path) and osp.isfile(teacher_path)
-    teacher = Config.fromfile(teacher_path).model
+    teacher = load_config(teacher_path).model
     assert set(num_classes(teacher)) == set(num_classes(cfg.model)) and \
         len(set(num_classes(cfg.model))) == 1
     losses = dict(
@@ -296,7 +295,7 @@ def test_distill_config_fits_its_teacher(method, pair):
 def test_shapes_leaf_builds(method, pair, teacher_checkpoint,
                             cascade_teacher_checkpoint):
     """Every method builds on the shapes pairs with exactly its losses."""
-    cfg = Config.fromfile(leaf_config(method, pair))
+    cfg = load_config(leaf_config(method, pair))
     cfg.model.teacher.checkpoint = (
         teacher_checkpoint if pair == 'shapes' else cascade_teacher_checkpoint)
     model = MODELS.build(cfg.model)

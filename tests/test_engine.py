@@ -75,6 +75,7 @@ def resume_checkpoint(shapes_root, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_resume_restores_iter_optimizer_and_weights(resume_checkpoint,
                                                     shapes_root, tmp_path,
                                                     monkeypatch):
@@ -128,6 +129,7 @@ def test_resume_restores_iter_optimizer_and_weights(resume_checkpoint,
     assert osp.isfile(osp.join(str(tmp_path), 'iter_3.pth'))
 
 
+@pytest.mark.slow
 def test_resume_checkpoint_needs_the_allow_list(resume_checkpoint):
     """The checkpoint loads with weights_only=True because of the allow-list
     alone: outside the context torch refuses mmengine's message hub."""
@@ -149,6 +151,7 @@ def test_resume_checkpoint_needs_the_allow_list(resume_checkpoint):
         torch.load(resume_checkpoint)
 
 
+@pytest.mark.slow
 def test_import_leaves_torch_allow_list_alone():
     """``import mmkd_det`` (e.g. through custom_imports) changes nothing for
     code that does not load checkpoints."""

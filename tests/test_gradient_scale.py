@@ -47,6 +47,7 @@ def test_table_ratios_and_matching_scale():
         gradient_table({'kd': LogitKDLoss()}, [], reference='kd')
 
 
+@pytest.mark.slow
 def test_tool_on_real_rois(shapes_root, teacher_checkpoint, capsys):
     import os.path as osp
 

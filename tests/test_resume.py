@@ -79,6 +79,7 @@ def _config(name, shapes_root, work_dir, workers, teacher_checkpoint):
 
 @pytest.mark.parametrize('name, workers', [('student', 2), ('luminet', 1),
                                            ('student', 0)])
+@pytest.mark.slow
 def test_resume_is_bit_exact(name, workers, straight_runs, shapes_root,
                              teacher_checkpoint, tmp_path):
     straight, work_dir = straight_runs(name, workers)
@@ -99,6 +100,7 @@ def test_resume_is_bit_exact(name, workers, straight_runs, shapes_root,
     assert diff == 0.0
 
 
+@pytest.mark.slow
 def test_checkpoint_without_rng_states_resumes_with_warning(
         straight_runs, shapes_root, teacher_checkpoint, tmp_path, logged):
     """An older checkpoint (no random states) resumes, warns, and is not
@@ -147,6 +149,7 @@ def _truncated_copy(src, dst_dir):
     return osp.join(dst_dir, 'iter_2.pth')
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_a_clear_error(straight_runs, tmp_path):
     _, work_dir = straight_runs('student', 2)
     broken = _truncated_copy(
@@ -184,6 +187,7 @@ def _tool_env():
 
 
 @pytest.mark.parametrize('tool', ['ours', 'mmdet'])
+@pytest.mark.slow
 def test_truncated_checkpoint_through_train_tools(tool, straight_runs,
                                                   shapes_root, tmp_path):
     """``--resume`` of a truncated file stops before training, in our
@@ -230,6 +234,7 @@ def _tool_script(tool):
     ('mmdet', []),
     ('ours', ['custom_hooks=[]']),
 ])
+@pytest.mark.slow
 def test_resume_is_bit_exact_through_train_tools(tool, options, shapes_root,
                                                  tmp_path):
     script = _tool_script(tool)

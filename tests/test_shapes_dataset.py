@@ -228,6 +228,7 @@ def test_invalid_arguments(tmp_path, kwargs, match):
     assert not (tmp_path / 'x').exists()
 
 
+@pytest.mark.slow
 def test_mmdet_pipeline_reads_it(tiny):
     from mmdet.registry import DATASETS
     from mmdet.utils import register_all_modules

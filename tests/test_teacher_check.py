@@ -89,6 +89,7 @@ def test_same_classes_pass_and_missing_classes_warn(logged):
         'The teacher checkpoint teacher.pth records no class names')
 
 
+@pytest.mark.slow
 def test_class_mismatch_stops_training_before_the_first_step(
         teacher_checkpoint, shapes_root, tmp_path):
     reversed_classes = tuple(reversed(SHAPES_CLASSES))
@@ -196,6 +197,7 @@ class _GroundTruthTeacher(nn.Module):
 
 
 @pytest.mark.parametrize('num_images', [2, 4, 100])
+@pytest.mark.slow
 def test_teacher_evaluation_covers_only_the_evaluated_images(
         num_images, teacher_checkpoint, shapes_root, tmp_path):
     """A perfect teacher scores AP 1 on any prefix of the val set: the
@@ -208,6 +210,7 @@ def test_teacher_evaluation_covers_only_the_evaluated_images(
     assert ap == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_useless_teacher_stops_the_run(teacher_checkpoint, shapes_root,
                                        tmp_path, logged):
     runner = _runner(
@@ -233,6 +236,7 @@ def test_useless_teacher_stops_the_run(teacher_checkpoint, shapes_root,
     assert runner.iter == 0
 
 
+@pytest.mark.slow
 def test_teacher_evaluation_leaves_the_random_state(teacher_checkpoint,
                                                     shapes_root, tmp_path,
                                                     logged):
@@ -247,6 +251,7 @@ def test_teacher_evaluation_leaves_the_random_state(teacher_checkpoint,
     assert torch.equal(after['torch'], before['torch'])
 
 
+@pytest.mark.slow
 def test_teacher_check_settings_and_plain_models(teacher_checkpoint,
                                                  shapes_root, tmp_path):
     runner = _runner(

@@ -83,11 +83,18 @@ def classifiers(model) -> list:
     ]
 
 
-PAIRINGS = sorted({(s, t)
-                   for s in KINDS
-                   for t in ('faster', 'cascade-mask')}
-                  | {('faster', t)
-                     for t in KINDS})
+# the unit-test subset: the homogeneous pair and the most different one;
+# every other pairing runs with the slow tests
+FAST_PAIRINGS = {('faster', 'faster'), ('cascade-mask', 'cascade-mask')}
+PAIRINGS = [
+    pytest.param(
+        s, t, marks=() if (s, t) in FAST_PAIRINGS else pytest.mark.slow)
+    for s, t in sorted({(s, t)
+                        for s in KINDS
+                        for t in ('faster', 'cascade-mask')}
+                       | {('faster', t)
+                          for t in KINDS})
+]
 
 
 @pytest.mark.parametrize('student,teacher', PAIRINGS)
@@ -225,6 +232,7 @@ def test_feature_loss_without_connector_names_the_channels(
     assert torch.isfinite(losses['loss_fitnet'])
 
 
+@pytest.mark.slow
 def test_distilled_cascade_student_evaluates_with_plain_config(
         teacher_checkpoints, shapes_root, tmp_path):
     """Train a cascade student 2 iterations under a Faster teacher, then
