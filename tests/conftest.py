@@ -11,6 +11,7 @@ import functools
 import importlib.util
 import os.path as osp
 import socket
+from typing import Callable, Tuple
 
 import pytest
 import torch
@@ -40,6 +41,38 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+def max_abs_diff(a: dict, b: dict) -> float:
+    """Largest |a - b| over two state dicts with the same keys."""
+    assert a.keys() == b.keys()
+    return max(
+        (x.double() - y.double()).abs().max().item() if x.numel() else 0.0
+        for x, y in zip(a.values(), (b[k] for k in a)))
+
+
+def straight_vs_resumed(train: Callable[..., str],
+                        root) -> Tuple[str, dict, dict, float]:
+    """The resume protocol: ``train('straight')`` runs 4 iterations,
+    ``train('resumed', '--resume', <straight/iter_2.pth>)`` 2 more after
+    resuming (``train(work_dir, *extra)`` trains into ``root/work_dir`` and
+    returns the log).
+
+    Returns:
+        tuple: the resumed run's log, both ``iter_4.pth`` checkpoints
+        (straight, resumed; loaded with mmkd_det's weights_only-safe
+        globals) and the largest weight difference between them.
+    """
+    from mmkd_det.utils import checkpoint_safe_globals
+    train('straight')
+    log = train('resumed', '--resume',
+                osp.join(str(root), 'straight', 'iter_2.pth'))
+    with checkpoint_safe_globals():
+        straight, resumed = (
+            torch.load(osp.join(str(root), run, 'iter_4.pth'))
+            for run in ('straight', 'resumed'))
+    diff = max_abs_diff(straight['state_dict'], resumed['state_dict'])
+    return log, straight, resumed, diff
 
 
 def load_tool(relpath: str):

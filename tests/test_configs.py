@@ -127,15 +127,33 @@ def test_leaf_is_pair_base_plus_method_fragments(method, pair):
     expected_logit, expected_feature = None, None
     for path in fragment_configs(method):
         fragment = load_config(path)
-        assert len(fragment.keys()) == 1, path  # one variable, the losses
+        # the losses and nothing else (a combined fragment has both kinds)
+        assert fragment.keys() and set(fragment.keys()) <= {
+            'logit_losses', 'feature_losses_by_pair'
+        }, path
         if 'logit_losses' in fragment:
             expected_logit = fragment.logit_losses.to_dict()
-        else:
+        if 'feature_losses_by_pair' in fragment:
             expected_feature = fragment.feature_losses_by_pair[pair].to_dict()
     assert logit == expected_logit and feature == expected_feature
     kind = METHODS[method].kind
     assert (logit is not None) == ('logit' in kind)
     assert (feature is not None) == ('feature' in kind)
+
+
+def test_combined_fragment_is_exactly_its_parts():
+    """luminet-reviewkd.py is LumiNet's logit losses and ReviewKD's feature
+    losses, unchanged, and nothing else."""
+
+    def fragment(name):
+        return load_config(
+            osp.join(CONFIGS, 'distill', '_base_', 'losses', f'{name}.py'))
+
+    both = fragment('luminet-reviewkd')
+    assert set(both.keys()) == {'logit_losses', 'feature_losses_by_pair'}
+    assert both.logit_losses == fragment('luminet').logit_losses
+    assert both.feature_losses_by_pair == \
+        fragment('reviewkd').feature_losses_by_pair
 
 
 # ---------------------------------------------------------- plain detectors

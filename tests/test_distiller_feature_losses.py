@@ -166,19 +166,20 @@ def test_config_losses_weights_and_channels(method, pair):
     else:
         assert not model.get('logit_losses')
 
-    # connector: student FPN -> teacher FPN, one block per FPN output
+    # connector: student FPN -> teacher FPN, one block per FPN output; the
+    # config leaves the channels to RoIDistiller, which takes them from the
+    # necks (test_connector_channels_come_from_the_necks)
     teacher_neck = load_config(model.teacher.config).model.neck
     connector = loss.connector
     assert connector.type == connector_type
-    assert connector.in_channels == model.neck.out_channels
-    assert connector.out_channels == teacher_neck.out_channels
-    assert connector.num_levels == model.neck.num_outs == teacher_neck.num_outs
+    assert not {'in_channels', 'out_channels', 'num_levels'} & set(connector)
+    assert model.neck.num_outs == teacher_neck.num_outs
     if connector_type == 'ABFConnector':
         # ReviewKD: mid = 256 on COCO, i.e. the teacher's FPN width
-        assert connector.mid_channels == teacher_neck.out_channels
+        assert connector.mid_channels is None
     if pair in PAIR_CHANNELS:
-        assert (connector.in_channels,
-                connector.out_channels) == PAIR_CHANNELS[pair]
+        assert (model.neck.out_channels,
+                teacher_neck.out_channels) == PAIR_CHANNELS[pair]
 
 
 @pytest.mark.parametrize('method', list(METHODS))
@@ -188,11 +189,39 @@ def test_shapes_configs_build_and_compute(method, teacher_checkpoint):
                                config_path(method, 'shapes'))
     assert type(model.feature_losses[key]).__name__ == loss_type
     assert type(model.connectors[key]).__name__ == connector_type
+    # shapes: student FPN 32 ch -> teacher FPN 64 ch, 5 levels
+    assert model.connectors[key].in_channels == [32] * 5
+    assert model.connectors[key].out_channels == [64] * 5
+    if connector_type == 'ABFConnector':
+        assert model.connectors[key].mid_channels == 64
     assert ('loss_kd_cls' in model.logit_losses) == luminet
     data = batch(model)
     losses = model.loss(data['inputs'], data['data_samples'])
     assert losses[key].dtype == torch.float32
     assert torch.isfinite(losses[key]) and losses[key] > 0
+
+
+def test_connector_channels_come_from_the_necks(teacher_checkpoint):
+    """A connector config without channels gets the necks' (shapes: student
+    FPN 32 -> teacher FPN 64 at 5 levels); explicit channels that do not fit
+    still fail at build time, naming both FPNs and the fix."""
+    model, cfg = build_distiller(teacher_checkpoint, FITNET)
+    connector = cfg.model.feature_losses.loss_fitnet.connector
+    assert connector.to_dict() == dict(type='ConvAdapter')
+    convs = [
+        m for m in model.connectors.loss_fitnet.modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    assert [tuple(c.weight.shape[:2]) for c in convs] == [(64, 32)] * 5
+
+    connector.update(in_channels=16, out_channels=64)
+    with pytest.raises(
+            ValueError,
+            match=r'student FPN gives \[32, 32, 32, 32, 32\] channels per '
+            r'level and the teacher FPN \[64, 64, 64, 64, 64\], but its '
+            r'connector \(ConvAdapter\) maps \[16, 16, 16, 16, 16\] to '
+            r'\[64, 64, 64, 64, 64\]: set its in_channels=\[32'):
+        MODELS.build(cfg.model)
 
 
 # ---------------------------------------------------------------- training
@@ -266,8 +295,9 @@ def test_teacher_features_computed_once_and_shared(teacher_checkpoint):
         k: v
         for k, v in fitnet.loss_fitnet.items() if k != 'connector'
     })
+    # the shapes FPNs' channels, which RoIDistiller fills in at build time
     model.connectors['loss_fitnet'] = MODELS.build(
-        fitnet.loss_fitnet.connector)
+        dict(fitnet.loss_fitnet.connector, in_channels=32, out_channels=64))
     data = batch(model)
 
     outputs = []
@@ -310,7 +340,9 @@ def test_teacher_features_computed_once_and_shared(teacher_checkpoint):
 def test_feature_losses_amp_safe(teacher_checkpoint):
     model, _ = build_distiller(teacher_checkpoint)
     fitnet_cfg = load_config(FITNET).model.feature_losses.loss_fitnet
-    adapter = MODELS.build(fitnet_cfg.connector)
+    # the shapes FPNs' channels, which RoIDistiller fills in at build time
+    adapter = MODELS.build(
+        dict(fitnet_cfg.connector, in_channels=32, out_channels=64))
     mse = MODELS.build({
         k: v
         for k, v in fitnet_cfg.items() if k != 'connector'

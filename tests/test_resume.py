@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 import torch
-from conftest import CONFIGS, REPO_ROOT, STUDENT_CONFIG, tiny_config
+from conftest import (CONFIGS, REPO_ROOT, STUDENT_CONFIG, max_abs_diff,
+                      straight_vs_resumed, tiny_config)
 from mmengine.runner import Runner
 
 from mmkd_det.engine import check_resume_checkpoint
@@ -45,13 +46,6 @@ def _train(cfg, resume_from=None):
         k: v.detach().clone()
         for k, v in runner.model.state_dict().items()
     }
-
-
-def max_abs_diff(a: dict, b: dict) -> float:
-    assert a.keys() == b.keys()
-    return max(
-        (x.double() - y.double()).abs().max().item() if x.numel() else 0.0
-        for x, y in zip(a.values(), (b[k] for k in a)))
 
 
 @pytest.fixture(scope='module')
@@ -172,6 +166,17 @@ def test_truncated_checkpoint_is_a_clear_error(straight_runs, tmp_path):
         check_resume_checkpoint(not_training)
 
 
+def _run_tool(cmd, cwd) -> subprocess.CompletedProcess:
+    """Run a training tool in ``cwd`` (where data/shapes is linked)."""
+    return subprocess.run(
+        cmd,
+        cwd=str(cwd),
+        env=_tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=300)
+
+
 def _tool_env():
     env = {
         k: v
@@ -204,13 +209,7 @@ def test_truncated_checkpoint_through_train_tools(tool, straight_runs,
         sys.executable, script, STUDENT_CONFIG, '--work-dir',
         str(tmp_path / 'work'), '--resume', broken
     ]
-    proc = subprocess.run(
-        cmd,
-        cwd=str(tmp_path),
-        env=_tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=300)
+    proc = _run_tool(cmd, tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
     assert f'Cannot resume from {broken}: it is unreadable' in out, out[-3000:]
@@ -254,26 +253,14 @@ def test_resume_is_bit_exact_through_train_tools(tool, options, shapes_root,
             sys.executable, script, STUDENT_CONFIG, '--work-dir',
             str(tmp_path / work_dir), *extra, '--cfg-options', *options
         ]
-        proc = subprocess.run(
-            cmd,
-            cwd=str(tmp_path),
-            env=_tool_env(),
-            capture_output=True,
-            text=True,
-            timeout=300)
+        proc = _run_tool(cmd, tmp_path)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
         return proc.stdout + proc.stderr
 
-    train('straight')
-    log = train('resumed', '--resume',
-                str(tmp_path / 'straight' / 'iter_2.pth'))
+    log, straight, resumed, diff = straight_vs_resumed(train, tmp_path)
     assert 'resumed epoch: 0, iter: 2' in log
     assert 'holds no random states' not in log
-    with checkpoint_safe_globals():
-        straight = torch.load(str(tmp_path / 'straight' / 'iter_4.pth'))
-        resumed = torch.load(str(tmp_path / 'resumed' / 'iter_4.pth'))
     assert CHECKPOINT_KEY in resumed
-    diff = max_abs_diff(straight['state_dict'], resumed['state_dict'])
     print(f'\n{tool} tools/train.py, student (num_workers=1): straight 4 '
           f'iterations vs 2 + --resume: max |dw| = {diff} over '
           f'{len(straight["state_dict"])} tensors')

@@ -19,7 +19,8 @@ from glob import glob
 import cv2
 import pytest
 import torch
-from conftest import REPO_ROOT, STUDENT_CONFIG, TOOLS, free_port, load_tool
+from conftest import (REPO_ROOT, STUDENT_CONFIG, TOOLS, free_port, load_tool,
+                      straight_vs_resumed)
 from mmengine.config import Config
 
 TIMEOUT = 300
@@ -190,18 +191,9 @@ def test_dist_resume_is_bit_exact(shapes_root, tmp_path):
         assert rc == 0, _tail(out)
         return out
 
-    train('straight')
-    out = train('resumed', '--resume',
-                str(tmp_path / 'straight' / 'iter_2.pth'))
+    out, _, _, diff = straight_vs_resumed(train, tmp_path)
     assert 'resumed epoch: 0, iter: 2' in out
     assert 'Random states are not restored' not in out
-    from mmkd_det.utils import checkpoint_safe_globals
-    with checkpoint_safe_globals():
-        straight = torch.load(str(tmp_path / 'straight' / 'iter_4.pth'))
-        resumed = torch.load(str(tmp_path / 'resumed' / 'iter_4.pth'))
-    diff = max(
-        (a.double() - resumed['state_dict'][k].double()).abs().max().item()
-        for k, a in straight['state_dict'].items() if a.numel())
     print(f'\n2 processes (gloo), student (num_workers=1): straight 4 '
           f'iterations vs 2 + --resume: max |dw| = {diff}')
     assert diff == 0.0

@@ -57,6 +57,13 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
+# what the train and val datasets share (mmengine drops '__' names from the
+# config)
+__dataset = dict(
+    _delete_=True,
+    type=dataset_type,
+    data_root=data_root,
+    backend_args=backend_args)
 train_dataloader = dict(
     batch_size=4,
     num_workers=1,
@@ -64,27 +71,21 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     batch_sampler=None,
     dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
+        __dataset,
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
         filter_cfg=dict(filter_empty_gt=False),
-        pipeline=train_pipeline,
-        backend_args=backend_args))
+        pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
     num_workers=1,
     persistent_workers=True,
     dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
+        __dataset,
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator

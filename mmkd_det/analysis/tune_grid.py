@@ -11,7 +11,7 @@ follows the schedule (which issue 9 lengthens to the plateau) unchanged;
 it is turned into ``model.distill_warmup_iters`` when the runs are planned.
 
 All settings reach the run as ``--cfg-options`` of the method's loss keys
-(see configs/distill/_base_/distill-losses.py for the loss dicts and each
+(see configs/distill/_base_/losses/ for the loss dicts and each
 leaf config for the key, e.g. ``loss_kd_cls``).
 """
 import itertools
@@ -38,31 +38,21 @@ _DETECTION_T1 = dict(temperature=(0.5, 1.0, 2.0), loss_weight=(0.5, 1.0, 2.0))
 # 1, beta 0.25.
 _LOGIT_STANDARDIZED = dict(
     temperature=(1.0, 2.0, 4.0), loss_weight=(4.5, 9.0, 18.0))
+# LumiNet's official ImageNet setting, ALPHA 2 at T 0.7, i.e. loss_weight
+# ALPHA^2 / T^2 = 8.2 (issue 9). Temperatures /1.4 and x1.4, so the low
+# corner (T 1, weight 4.1) is about the old shapes setting T 1, weight 4.
+_LUMINET = dict(temperature=(0.5, 0.7, 1.0), loss_weight=(4.1, 8.2, 16.4))
+# LDRLD's public CIFAR k, a, b with T 1 collapse training, its per-RoI
+# gradient being 4-5x the cross-entropy's (issue 9); weight 0.25 brings
+# it to about the cross-entropy's scale.
+_LDRLD = dict(temperature=(0.5, 1.0, 2.0), loss_weight=(0.125, 0.25, 0.5))
 TUNE_GRIDS: Dict[str, dict] = {
-    'kd':
-    dict(loss_key='loss_kd_cls', **_DETECTION_T1),
-    'dkd':
-    dict(loss_key='loss_dkd_cls', **_DETECTION_T1),
-    # LumiNet's official ImageNet setting, ALPHA 2 at T 0.7, i.e. loss_weight
-    # ALPHA^2 / T^2 = 8.2 (issue 9). Temperatures /1.4 and x1.4, so the low
-    # corner (T 1, weight 4.1) is about the old shapes setting T 1, weight 4.
-    'luminet':
-    dict(
-        loss_key='loss_kd_cls',
-        temperature=(0.5, 0.7, 1.0),
-        loss_weight=(4.1, 8.2, 16.4)),
-    'zscore-kd':
-    dict(loss_key='loss_kd_cls', **_LOGIT_STANDARDIZED),
-    'zscore-dkd':
-    dict(loss_key='loss_dkd_cls', **_LOGIT_STANDARDIZED),
-    # LDRLD's public CIFAR k, a, b with T 1 collapse training, its per-RoI
-    # gradient being 4-5x the cross-entropy's (issue 9); weight 0.25 brings
-    # it to about the cross-entropy's scale.
-    'ldrld':
-    dict(
-        loss_key='loss_ldrld_cls',
-        temperature=(0.5, 1.0, 2.0),
-        loss_weight=(0.125, 0.25, 0.5)),
+    'kd': dict(loss_key='loss_kd_cls', **_DETECTION_T1),
+    'dkd': dict(loss_key='loss_dkd_cls', **_DETECTION_T1),
+    'luminet': dict(loss_key='loss_kd_cls', **_LUMINET),
+    'zscore-kd': dict(loss_key='loss_kd_cls', **_LOGIT_STANDARDIZED),
+    'zscore-dkd': dict(loss_key='loss_dkd_cls', **_LOGIT_STANDARDIZED),
+    'ldrld': dict(loss_key='loss_ldrld_cls', **_LDRLD),
 }
 
 #: Tuned by default: the logit methods without a published detection

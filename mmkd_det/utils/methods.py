@@ -32,14 +32,19 @@ class Method:
         name (str): the leaf folder and file prefix, e.g. ``'zscore-kd'``.
         kind (str): ``'logit'`` (RoI logit losses), ``'feature'`` (FPN
             feature losses with a connector) or ``'logit+feature'``.
-        fragments (tuple[str]): loss fragments it combines, names of files
-            in ``configs/distill/_base_/losses`` without ``.py``.
         description (str): one line for tables and ``--help``.
+        fragments (tuple[str]): loss fragments its leaves take as bases,
+            names of files in ``configs/distill/_base_/losses`` without
+            ``.py``. Defaults to ``(name, )``, the method's own fragment.
     """
     name: str
     kind: str
-    fragments: Tuple[str, ...]
     description: str
+    fragments: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.fragments:
+            object.__setattr__(self, 'fragments', (self.name, ))
 
 
 @dataclass(frozen=True)
@@ -66,51 +71,23 @@ class Pair:
 METHODS: Dict[str, Method] = {
     m.name: m
     for m in (
-        Method(
-            name='kd',
-            kind='logit',
-            fragments=('kd', ),
-            description='Hinton KD on the RoI logits'),
-        Method(
-            name='dkd',
-            kind='logit',
-            fragments=('dkd', ),
-            description='Decoupled KD on the RoI logits'),
-        Method(
-            name='luminet',
-            kind='logit',
-            fragments=('luminet', ),
-            description='LumiNet: KD on perception-normalized RoI logits'),
-        Method(
-            name='zscore-kd',
-            kind='logit',
-            fragments=('zscore-kd', ),
-            description='KD on Z-score (logit-standardized) RoI logits'),
-        Method(
-            name='zscore-dkd',
-            kind='logit',
-            fragments=('zscore-dkd', ),
-            description='DKD on Z-score (logit-standardized) RoI logits'),
-        Method(
-            name='ldrld',
-            kind='logit',
-            fragments=('ldrld', ),
-            description='LDRLD: local dense relational logit distillation'),
-        Method(
-            name='fitnet',
-            kind='feature',
-            fragments=('fitnet', ),
-            description='FitNet: 1x1 adapter + MSE on each FPN level'),
-        Method(
-            name='reviewkd',
-            kind='feature',
-            fragments=('reviewkd', ),
-            description='ReviewKD: ABF connector + HCL on the FPN outputs'),
-        Method(
-            name='luminet-reviewkd',
-            kind='logit+feature',
-            fragments=('luminet', 'reviewkd'),
-            description='LumiNet + ReviewKD ("Ours*" in the LumiNet paper)'),
+        # Method(name, kind, description); fragments: the file named as it
+        Method('kd', 'logit', 'Hinton KD on the RoI logits'),
+        Method('dkd', 'logit', 'Decoupled KD on the RoI logits'),
+        Method('luminet', 'logit',
+               'LumiNet: KD on perception-normalized RoI logits'),
+        Method('zscore-kd', 'logit',
+               'KD on Z-score (logit-standardized) RoI logits'),
+        Method('zscore-dkd', 'logit',
+               'DKD on Z-score (logit-standardized) RoI logits'),
+        Method('ldrld', 'logit',
+               'LDRLD: local dense relational logit distillation'),
+        Method('fitnet', 'feature',
+               'FitNet: 1x1 adapter + MSE on each FPN level'),
+        Method('reviewkd', 'feature',
+               'ReviewKD: ABF connector + HCL on the FPN outputs'),
+        Method('luminet-reviewkd', 'logit+feature',
+               'LumiNet + ReviewKD ("Ours*" in the LumiNet paper)'),
     )
 }
 

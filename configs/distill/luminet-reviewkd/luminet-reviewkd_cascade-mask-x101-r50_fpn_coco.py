@@ -5,7 +5,7 @@
 # "Configs").
 _base_ = [
     '../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py',
-    '../_base_/losses/luminet.py', '../_base_/losses/reviewkd.py'
+    '../_base_/losses/luminet-reviewkd.py'
 ]
 model = dict(
     logit_losses=_base_.pop('logit_losses'),

@@ -4,8 +4,8 @@
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").
 _base_ = [
-    '../_base_/pairs/r50-mbv2_fpn_coco.py', '../_base_/losses/luminet.py',
-    '../_base_/losses/reviewkd.py'
+    '../_base_/pairs/r50-mbv2_fpn_coco.py',
+    '../_base_/losses/luminet-reviewkd.py'
 ]
 model = dict(
     logit_losses=_base_.pop('logit_losses'),

@@ -3,10 +3,7 @@
 # The bases give the pair and the method's losses; the model takes the
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").
-_base_ = [
-    '../_base_/pairs/shapes.py', '../_base_/losses/luminet.py',
-    '../_base_/losses/reviewkd.py'
-]
+_base_ = ['../_base_/pairs/shapes.py', '../_base_/losses/luminet-reviewkd.py']
 model = dict(
     logit_losses=_base_.pop('logit_losses'),
     feature_losses=_base_.pop('feature_losses_by_pair')['shapes'])

@@ -61,7 +61,9 @@ class RoIDistiller(TwoStageDetector):
             log keys and must contain ``'loss'`` to be optimised.
         feature_losses (dict, optional): name -> loss config with an extra
             ``connector`` entry (a ``MODELS`` config, or None when student
-            and teacher FPN features already match).
+            and teacher FPN features already match). A connector config
+            without ``in_channels``/``out_channels``/``num_levels`` gets
+            them from the student's and the teacher's necks.
         distill_warmup_iters (int): linearly ramp the distillation weights
             from ~0 to 1 over this many iterations. 0 disables the warm-up.
         distill_stage_weights (list[float], optional): weight of each
@@ -130,7 +132,8 @@ class RoIDistiller(TwoStageDetector):
             connector = cfg.pop('connector', None)
             self.feature_losses[name] = MODELS.build(cfg)
             self.connectors[name] = (
-                MODELS.build(connector) if connector else nn.Identity())
+                MODELS.build(self._fill_fpn_channels(connector))
+                if connector else nn.Identity())
             self._check_feature_channels(name, self.connectors[name])
 
         # DDP neither broadcasts nor all-reduces the frozen teacher.
@@ -186,6 +189,20 @@ class RoIDistiller(TwoStageDetector):
                 'same classes. Set model.roi_head.bbox_head.num_classes in '
                 'the teacher or student config.')
         return s_classes
+
+    def _fill_fpn_channels(self, connector: ConfigType) -> dict:
+        """The connector config with what it leaves out taken from the
+        FPNs: ``in_channels`` the student's, ``out_channels`` the teacher's
+        (one int per level) and ``num_levels`` the student's level count, so
+        that one feature-loss config fits every pair. Given values are kept
+        and checked by :meth:`_check_feature_channels`."""
+        connector = dict(connector)
+        student = _fpn_channels(self, 'student')
+        connector.setdefault('in_channels', student)
+        connector.setdefault('out_channels',
+                             _fpn_channels(self.teacher, 'teacher'))
+        connector.setdefault('num_levels', len(student))
+        return connector
 
     def _check_feature_channels(self, name: str, connector: nn.Module) -> None:
         """Fail at build time when a feature loss would compare FPN levels

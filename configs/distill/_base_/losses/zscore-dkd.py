@@ -5,12 +5,7 @@
 # where a paper gives no detection setting we say why.
 
 # DKD on standardized logits (LS-KD's DKD variant) with DKD's detection
-# alpha/beta/T, so that the row differs from DKD only by the normalization.
-logit_losses = dict(
-    loss_dkd_cls=dict(
-        type='DKDLoss',
-        logit_norm='zscore',
-        alpha=1.0,
-        beta=0.25,
-        temperature=1.0,
-        loss_weight=1.0))
+# alpha/beta/T and weight, inherited from ./dkd.py, so that the row differs
+# from DKD only by the normalization.
+_base_ = './dkd.py'
+logit_losses = dict(loss_dkd_cls=dict(logit_norm='zscore'))

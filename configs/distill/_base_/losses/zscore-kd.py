@@ -4,12 +4,9 @@
 # follow the DKD/ReviewKD detection code, which LumiNet says it followed;
 # where a paper gives no detection setting we say why.
 
-# Logit-standardized KD (Sun et al. 2024): KD on Z-score RoI logits with
-# their public base temperature 2 and KD weight 9 (CIFAR and ImageNet alike);
-# no detection setting exists.
+# Logit-standardized KD (Sun et al. 2024): Hinton KD (./kd.py) on Z-score
+# RoI logits with their public base temperature 2 and KD weight 9 (CIFAR and
+# ImageNet alike); no detection setting exists.
+_base_ = './kd.py'
 logit_losses = dict(
-    loss_kd_cls=dict(
-        type='LogitKDLoss',
-        logit_norm='zscore',
-        temperature=2.0,
-        loss_weight=9.0))
+    loss_kd_cls=dict(logit_norm='zscore', temperature=2.0, loss_weight=9.0))

@@ -7,9 +7,11 @@
 # (46.3 box AP); its logits on a RoI are the mean of its three stages, as in
 # its own inference (README, "Any mmdet two-stage detector"). Replace it with
 #   --cfg-options model.teacher.checkpoint=/path/to/teacher.pth
-_base_ = '../../../detectors/faster-rcnn_r50_fpn_2x_coco.py'
-
-custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)
+# The imports, hooks and teacher check: ../coco_distill_runtime.py.
+_base_ = [
+    '../../../detectors/faster-rcnn_r50_fpn_2x_coco.py',
+    '../coco_distill_runtime.py'
+]
 model = dict(
     type='RoIDistiller',
     teacher=dict(
@@ -20,12 +22,3 @@ model = dict(
         'cascade_mask_rcnn_x101_32x4d_fpn_mstrain_3x_coco_20210706_225234-'
         '40773067.pth'))
 optim_wrapper = dict(constructor='DistillOptimWrapperConstructor')
-# Exact resume, weights_only-safe loading, and the teacher pre-flight: class
-# order against COCO's and the teacher's AP on 300 val2017 images (the
-# model-zoo teachers reach ~0.4; teacher_check.num_images=0 skips it).
-custom_hooks = [
-    dict(type='SafeCheckpointLoadHook'),
-    dict(type='RNGStateHook'),
-    dict(type='TeacherCheckHook')
-]
-teacher_check = dict(num_images=300, min_ap=0.05)

@@ -6,9 +6,9 @@
 #   python tools/train.py configs/detectors/cascade-rcnn_r34-w32_fpn_shapes.py
 # which leaves the checkpoint named below; or pass your own with
 #   --cfg-options model.teacher.checkpoint=/path/to/teacher.pth
-_base_ = '../../../detectors/faster-rcnn_r18-w16_fpn_shapes.py'
-
-custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)
+# The student (faster-rcnn_r18-w16_fpn_shapes.py), its imports and hooks and
+# the teacher check: ../shapes_distill_runtime.py.
+_base_ = '../shapes_distill_runtime.py'
 model = dict(
     type='RoIDistiller',
     teacher=dict(
@@ -17,11 +17,3 @@ model = dict(
         checkpoint='{{fileDirname}}/../../../../work_dirs/'
         'cascade-rcnn_r34-w32_fpn_shapes/iter_700.pth'))
 optim_wrapper = dict(constructor='DistillOptimWrapperConstructor')
-# Teacher pre-flight before the first step: class order against the dataset
-# and its AP on 100 val images (a trained shapes teacher reaches ~0.45).
-custom_hooks = [
-    dict(type='SafeCheckpointLoadHook'),
-    dict(type='RNGStateHook'),
-    dict(type='TeacherCheckHook')
-]
-teacher_check = dict(num_images=100, min_ap=0.05)

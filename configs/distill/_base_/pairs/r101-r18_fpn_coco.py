@@ -7,12 +7,11 @@
 # identical to our R101 config. Replace the checkpoint with your own teacher
 # as needed:
 #   --cfg-options model.teacher.checkpoint=/path/to/teacher.pth
-_base_ = '../../../detectors/faster-rcnn_r18_fpn_ms-180k_coco.py'
-
-# RoIDistiller and the losses are mmkd_det's; the plain student config is
-# plain mmdet, so the import is declared here (mmdet's own tools/train.py
-# then works with every distillation config).
-custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)
+# The imports, hooks and teacher check: ../coco_distill_runtime.py.
+_base_ = [
+    '../../../detectors/faster-rcnn_r18_fpn_ms-180k_coco.py',
+    '../coco_distill_runtime.py'
+]
 model = dict(
     type='RoIDistiller',
     teacher=dict(
@@ -22,12 +21,3 @@ model = dict(
         'faster_rcnn/faster_rcnn_r101_fpn_mstrain_3x_coco/'
         'faster_rcnn_r101_fpn_mstrain_3x_coco_20210524_110822-4d4d2ca8.pth'))
 optim_wrapper = dict(constructor='DistillOptimWrapperConstructor')
-# Exact resume, weights_only-safe loading, and the teacher pre-flight: class
-# order against COCO's and the teacher's AP on 300 val2017 images (the
-# model-zoo teachers reach ~0.4; teacher_check.num_images=0 skips it).
-custom_hooks = [
-    dict(type='SafeCheckpointLoadHook'),
-    dict(type='RNGStateHook'),
-    dict(type='TeacherCheckHook')
-]
-teacher_check = dict(num_images=300, min_ap=0.05)
