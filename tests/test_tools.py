@@ -129,7 +129,9 @@ def test_dist_train_two_cpu_processes(dist_run):
         assert f.read().strip() == dist_run['checkpoint']
     # the checkpoint is that of the 2nd (last) iteration, and its student
     # loads into the plain student model
-    ckpt = torch.load(dist_run['checkpoint'], map_location='cpu')
+    from mmkd_det.utils import checkpoint_safe_globals
+    with checkpoint_safe_globals():  # mmengine's message hub
+        ckpt = torch.load(dist_run['checkpoint'], map_location='cpu')
     assert ckpt['meta']['iter'] == 2
     from mmdet.registry import MODELS
     model = MODELS.build(Config.fromfile(STUDENT_CONFIG).model)
