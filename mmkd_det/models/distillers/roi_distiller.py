@@ -13,7 +13,7 @@ from torch import Tensor
 
 from .roi_heads import (StageRecord, StudentRecord, check_softmax_classifier,
                         check_teacher_roi_head, is_cascade, stage_weights,
-                        student_roi_head_class, teacher_roi_logits)
+                        student_roi_head_cfg, teacher_roi_logits)
 from .teacher import build_teacher
 
 
@@ -99,7 +99,7 @@ class RoIDistiller(TwoStageDetector):
             backbone=backbone,
             neck=neck,
             rpn_head=rpn_head,
-            roi_head=_recording_roi_head(roi_head),
+            roi_head=student_roi_head_cfg(roi_head),
             train_cfg=train_cfg,
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
@@ -364,18 +364,6 @@ class RoIDistiller(TwoStageDetector):
             f's{stage}.{name}': weight * value
             for name, value in stage_losses.items()
         }
-
-
-def _recording_roi_head(roi_head: ConfigType) -> dict:
-    """The student RoI head config with its recording class as ``type``."""
-    roi_head = dict(roi_head)
-    head_type = roi_head['type']
-    head_cls = MODELS.get(head_type) if isinstance(head_type,
-                                                   str) else head_type
-    if head_cls is None:
-        raise KeyError(f'Unknown student RoI head type {head_type!r}.')
-    roi_head['type'] = student_roi_head_class(head_cls)
-    return roi_head
 
 
 def _fpn_channels(detector: nn.Module, role: str) -> List[int]:

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 from torch import Tensor
 
@@ -175,6 +176,27 @@ def student_roi_head_class(head_cls: type) -> type:
         if base is CascadeRoIHead else _RecordingStandardRoIHead)
     return type(f'Distill{head_cls.__name__}', (mixin, head_cls),
                 {'__module__': __name__})
+
+
+def student_roi_head_cfg(roi_head: dict) -> dict:
+    """The student RoI head config with its recording class as ``type``.
+
+    Args:
+        roi_head (dict): the configured mmdet RoI head (``type`` a registry
+            name or a class).
+
+    Returns:
+        dict: a shallow copy whose ``type`` is
+        :func:`student_roi_head_class` of the configured class.
+    """
+    roi_head = dict(roi_head)
+    head_type = roi_head['type']
+    head_cls = MODELS.get(head_type) if isinstance(head_type,
+                                                   str) else head_type
+    if head_cls is None:
+        raise KeyError(f'Unknown student RoI head type {head_type!r}.')
+    roi_head['type'] = student_roi_head_class(head_cls)
+    return roi_head
 
 
 def check_teacher_roi_head(roi_head: nn.Module) -> None:
