@@ -12,6 +12,12 @@ PIP := $(VPY) -m pip install --disable-pip-version-check
 TORCH_VERSION ?= 2.13.0
 QUICKSTART_ARGS ?=
 PYTEST_ARGS ?=
+# One intra-op thread per test process: the models are tiny, and two threads
+# on two cores that anything else also uses wait on each other (measured
+# 10-20x slower steps, benchmarks/shapes/schedule_study.md). Override with
+# `make test OMP_NUM_THREADS=2`.
+OMP_NUM_THREADS ?= 1
+TEST_ENV := OMP_NUM_THREADS=$(OMP_NUM_THREADS)
 LINT_PATHS := mmkd_det tools tests configs setup.py
 
 .PHONY: install quickstart lint test test-fast clean
@@ -42,11 +48,11 @@ lint: $(STAMP)
 
 # everything: lint first, then all tests (slow subprocess and gloo ones too)
 test: $(STAMP) lint
-	$(VPY) -m pytest tests $(PYTEST_ARGS)
+	$(TEST_ENV) $(VPY) -m pytest tests $(PYTEST_ARGS)
 
 # the unit tests only: no tool subprocesses, no process groups
 test-fast: $(STAMP)
-	$(VPY) -m pytest tests -m "not slow and not dist" $(PYTEST_ARGS)
+	$(TEST_ENV) $(VPY) -m pytest tests -m "not slow and not dist" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) work_dirs data/shapes *.egg-info
