@@ -88,13 +88,15 @@ def load_tool(relpath: str):
 
 @pytest.fixture(scope='session')
 def shapes_root(tmp_path_factory):
-    """A tiny shapes dataset: 8 training and 4 validation images of 96x96."""
+    """A tiny shapes dataset: 8 training, 4 validation and 4 tuning images
+    of 96x96."""
     root = str(tmp_path_factory.mktemp('shapes'))
     generate_shapes_dataset(
         root,
         seed=0,
         num_train=8,
         num_val=4,
+        num_tune=4,
         size=(96, 96),
         object_size=(10, 60))
     return root

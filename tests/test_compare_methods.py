@@ -17,9 +17,9 @@ import pytest
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
-from mmkd_det.analysis.comparison import (MARKER, METHODS, final_config,
+from mmkd_det.analysis.comparison import (MARKER, METHODS, PAIRS, final_config,
                                           parse_options, resolve_configs)
-from mmkd_det.analysis.comparison_plan import plan_tune
+from mmkd_det.analysis.comparison_plan import plan_comparison, plan_tune
 from mmkd_det.analysis.comparison_report import (render_comparison,
                                                  render_tune_table,
                                                  write_comparison_report)
@@ -30,6 +30,7 @@ from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
                                      paired_deltas, summarize)
 from mmkd_det.analysis.tune_grid import TUNE_GRIDS, grid_points, point_options
 from mmkd_det.models.distillers.roi_distiller import RoIDistiller
+from mmkd_det.utils import methods as registry
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'compare_methods.py')
@@ -246,7 +247,10 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
                                [4, pytest.approx(0.24)]]
     assert kd1['d_ece'] == 0.05
     assert kd1['settings']['logit_losses']['loss_kd_cls']['temperature'] == 1
+    assert kd1['config'] == osp.relpath(
+        registry.leaf_config('kd', 'shapes'), REPO_ROOT)
     assert kd1['config'] == 'configs/distill/kd/kd_shapes.py'
+    assert kd1['pair'] == 'shapes'
     assert any(
         o.startswith('model.teacher.checkpoint=')
         and o.endswith('teacher/seed0/iter_4.pth') for o in kd1['options'])
@@ -411,6 +415,84 @@ def test_tune_table_marks_best():
     assert lines[4].startswith('| kd | 2 | 4 | 0 | **30.00** |')
 
 
+# ------------------------------------------------- configs from registry
+@pytest.mark.parametrize('pair', ['shapes', 'cascade_shapes'])
+def test_configs_come_from_the_registry(pair):
+    assert METHODS == tuple(registry.METHODS)
+    assert set(PAIRS) == {
+        name
+        for name, p in registry.PAIRS.items() if p.dataset == 'shapes'
+    }
+    for method in METHODS:
+        configs = resolve_configs(method, pair)
+        assert configs.train == registry.leaf_config(method, pair)
+        assert configs.student == registry.student_config(pair)
+        assert configs.teacher == registry.teacher_config(pair)
+        assert osp.isfile(configs.train)
+    assert resolve_configs('teacher', pair).train == \
+        registry.teacher_config(pair)
+    assert resolve_configs('student', pair).train == \
+        registry.student_config(pair)
+
+
+@pytest.mark.parametrize('pair,match', [('nope', 'Unknown pair'),
+                                        ('r101-r18_fpn_coco', 'shapes')])
+def test_unknown_or_coco_pair_rejected(pair, match):
+    assert pair not in PAIRS
+    with pytest.raises(ValueError, match=match):
+        resolve_configs('kd', pair)
+
+
+def test_plan_uses_the_pair(tmp_path, fake_root):
+    teacher, runs = plan_comparison(['kd'], [0],
+                                    'val',
+                                    str(tmp_path),
+                                    fake_root, ['train_cfg.max_iters=4'],
+                                    pair='cascade_shapes')
+    assert teacher.config == registry.teacher_config('cascade_shapes')
+    assert teacher.config != registry.teacher_config('shapes')
+    assert teacher.pair == 'cascade_shapes'
+    assert [(r.method, r.config, r.pair) for r in runs] == [
+        ('student', registry.student_config('cascade_shapes'),
+         'cascade_shapes'),
+        ('kd', registry.leaf_config('kd', 'cascade_shapes'), 'cascade_shapes')
+    ]
+
+
+def test_records_of_two_pairs_do_not_replace_each_other():
+    old = dict(method='kd', seed=0, split='val', settings={}, bbox_mAP=0.2)
+    other_pair = dict(old, pair='cascade_shapes', bbox_mAP=0.3)
+    same_pair = dict(old, pair='shapes', bbox_mAP=0.4)
+    assert merge_records([old], [other_pair]) == [old, other_pair]
+    assert merge_records([old, other_pair],
+                         [same_pair]) == [same_pair, other_pair]
+
+
+def test_cli_pair_gets_its_own_folders(tmp_path, fake_root):
+    trainer = FakeTrainer()
+    main = runpy.run_path(TOOL)
+    args = main['parse_args'](['--pair', 'cascade_shapes'])
+    assert args.work_dir.endswith(
+        osp.join('work_dirs', 'compare_cascade_shapes'))
+    assert args.out.endswith(
+        osp.join('benchmarks', 'shapes', 'cascade_shapes'))
+    default = main['parse_args']([])
+    assert default.pair == 'shapes'
+    assert default.out.endswith(osp.join('benchmarks', 'shapes'))
+    out = str(tmp_path / 'o')
+    assert main['main']([
+        '--pair', 'cascade_shapes', '--methods', 'teacher', '--seeds', '0',
+        '--data-root', fake_root, '--work-dir',
+        str(tmp_path / 'w'), '--out', out, '--cfg-options',
+        'train_cfg.max_iters=4'
+    ],
+                        run_command=trainer) == 0
+    record, = load_records(osp.join(out, 'results.json'))
+    assert (record['method'], record['pair']) == ('teacher', 'cascade_shapes')
+    assert record['config'] == osp.relpath(
+        registry.teacher_config('cascade_shapes'), REPO_ROOT)
+
+
 # ------------------------------------------------------------- tune grid
 def _has_key(cfg, dotted):
     node = cfg
@@ -485,12 +567,9 @@ def test_end_to_end_student(shapes_root, tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end_tune_split(shapes_root, tmp_path):
-    """A copy of val as the tune split: the run validates on tune only."""
+    """The generated tune split: the run validates on tune only."""
     root = tmp_path / 'data'
     shutil.copytree(shapes_root, root)
-    shutil.copytree(root / 'val', root / 'tune')
-    shutil.copy(root / 'annotations' / 'instances_val.json',
-                root / 'annotations' / 'instances_tune.json')
     (root / 'val').rename(root / 'val_hidden')  # reading val would fail
     work, out = tmp_path / 'work', str(tmp_path / 'out')
     assert _main()([
@@ -506,8 +585,8 @@ def test_end_to_end_tune_split(shapes_root, tmp_path):
     record, = load_records(osp.join(out, 'results.json'))
     assert (record['split'], record['seed']) == ('tune', 3)
     assert record['ap_curve'][-1][0] == 1
-    dumped = open(work / 'tune' / 'student' / 'seed3' /
-                  'faster-rcnn_r18-w16_fpn_shapes.py').read()
+    student = osp.basename(registry.student_config('shapes'))
+    dumped = (work / 'tune' / 'student' / 'seed3' / student).read_text()
     assert 'instances_tune.json' in dumped
     assert 'instances_val.json' not in dumped
     assert osp.isfile(osp.join(out, 'report_tune.md'))

@@ -5,7 +5,7 @@ Examples::
 
     python tools/make_shapes.py --out data/shapes
     python tools/make_shapes.py --out /tmp/tiny --num-train 50 --num-val 10 \\
-        --size 128x160 --seed 3
+        --num-tune 10 --size 128x160 --seed 3
 
 If ``--out`` already holds a complete dataset generated with the same
 arguments (recorded in ``OUT/meta.json``), nothing is written unless
@@ -36,7 +36,7 @@ def parse_args(argv=None):
         '--out', required=True, help='output folder, e.g. data/shapes')
     parser.add_argument(
         '--seed', type=int, default=DEFAULTS.seed, help='base seed')
-    add_shapes_split_args(parser)
+    add_shapes_split_args(parser, ('train', 'val', 'tune'))
     parser.add_argument(
         '--size',
         type=parse_size,
@@ -61,6 +61,7 @@ def main(argv=None):
             seed=args.seed,
             num_train=args.num_train,
             num_val=args.num_val,
+            num_tune=args.num_tune,
             size=args.size,
             skip_existing=not args.force)
     except ValueError as e:
@@ -71,11 +72,11 @@ def main(argv=None):
     if summary['skipped']:
         print(f'{args.out} already holds the shapes dataset for these '
               f'arguments (seed={args.seed}, {args.num_train} train / '
-              f'{args.num_val} val, {h}x{w}); skipped. Use --force to '
-              'regenerate.')
+              f'{args.num_val} val / {args.num_tune} tune, {h}x{w}); '
+              'skipped. Use --force to regenerate.')
         return 0
     print(f'Wrote shapes dataset ({h}x{w}, seed={args.seed}) to {args.out}:')
-    for split in ('train', 'val'):
+    for split in ('train', 'val', 'tune'):
         s = summary[split]
         print(f'  {split}: {s["num_images"]} images '
               f'({s["num_empty_images"]} without objects), '

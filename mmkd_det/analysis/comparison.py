@@ -34,15 +34,21 @@ from typing import Callable, Dict, List, Optional
 from mmengine.config import Config, DictAction
 
 from mmkd_det.engine.runtime import override_data_root
+from mmkd_det.utils import methods as registry
 from .report import load_d_ece, load_run
 from .results_store import atomic_write_json
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-#: Distillation methods (configs/distill/<m>/); 'student' and 'teacher' are
-#: the plain detectors of the pair.
-METHODS = ('kd', 'dkd', 'luminet', 'zscore-kd', 'zscore-dkd', 'ldrld',
-           'fitnet', 'reviewkd', 'luminet-reviewkd')
+#: Distillation methods, in the registry's order (mmkd_det/utils/methods.py);
+#: 'student' and 'teacher' are the plain detectors of the pair.
+METHODS = tuple(registry.METHODS)
 BASELINES = ('teacher', 'student')
+#: The pair compared by default.
+DEFAULT_PAIR = 'shapes'
+#: Registered pairs the tool can run: those trained on the shapes dataset,
+#: whose ``val`` and ``tune`` splits it validates on.
+PAIRS = tuple(name for name, pair in registry.PAIRS.items()
+              if pair.dataset == 'shapes')
 #: One teacher serves every student, as a published pretrained teacher does.
 TEACHER_SEED = 0
 MARKER = 'result.json'
@@ -67,32 +73,35 @@ class PairConfigs:
     teacher: str
 
 
-def resolve_configs(method: str, pair: str = 'shapes') -> PairConfigs:
-    """The configs of ``method`` on ``pair``: the tool's only config lookup.
+def resolve_configs(method: str, pair: str = DEFAULT_PAIR) -> PairConfigs:
+    """The configs of ``method`` on ``pair``, from the method/pair registry
+    (:mod:`mmkd_det.utils.methods`): the tool's only config lookup.
 
     Args:
         method: One of :data:`METHODS` or :data:`BASELINES`.
-        pair: Teacher/student pair; only ``'shapes'`` today.
+        pair: One of :data:`PAIRS` (a registered pair on the shapes
+            dataset).
 
     Returns:
         Absolute config paths.
 
     Raises:
-        ValueError: Unknown method or pair.
+        ValueError: Unknown method, or a pair that is not registered or is
+            not trained on the shapes dataset.
     """
-    if pair != 'shapes':
-        raise ValueError(f'Unknown pair {pair!r}; known: shapes')
-    configs = osp.join(REPO_ROOT, 'configs')
-    student = osp.join(configs, 'detectors',
-                       'faster-rcnn_r18-w16_fpn_shapes.py')
-    teacher = osp.join(configs, 'detectors',
-                       'faster-rcnn_r34-w32_fpn_shapes.py')
+    if pair not in PAIRS:
+        raise ValueError(
+            f'Unknown pair {pair!r} for the comparison; it runs the pairs on '
+            f'the shapes dataset: {list(PAIRS)} (registry: '
+            'mmkd_det/utils/methods.py)')
+    student = registry.student_config(pair)
+    teacher = registry.teacher_config(pair)
     if method == 'student':
         train = student
     elif method == 'teacher':
         train = teacher
     elif method in METHODS:
-        train = osp.join(configs, 'distill', method, f'{method}_shapes.py')
+        train = registry.leaf_config(method, pair)
     else:
         raise ValueError(f'Unknown method {method!r}; known: '
                          f'{list(BASELINES + METHODS)}')
@@ -192,6 +201,7 @@ class RunSpec:
         options: All ``--cfg-options`` of the training.
         calib_options: ``--cfg-options`` of the calibration.
         tune_point: The grid point of a tuning run, else None.
+        pair: The teacher/student pair (:data:`PAIRS`).
         settings: The model's :data:`SETTING_KEYS` in the final config.
         max_iters: ``train_cfg.max_iters`` of the final config.
         config_hash: SHA-256 of the final config (work dir excluded).
@@ -206,6 +216,7 @@ class RunSpec:
     options: List[str]
     calib_options: List[str] = field(default_factory=list)
     tune_point: Optional[dict] = None
+    pair: str = DEFAULT_PAIR
     settings: dict = field(init=False)
     max_iters: int = field(init=False)
     config_hash: str = field(init=False)
@@ -380,7 +391,7 @@ def make_record(spec: RunSpec, result, d_ece: Optional[float], commit: str,
         train_time: Wall-clock seconds of the training process.
 
     Returns:
-        Record with ``method, seed, split, bbox_mAP, bbox_mAP_50,
+        Record with ``method, pair, seed, split, bbox_mAP, bbox_mAP_50,
         bbox_mAP_75, d_ece, config, settings, commit, train_time_s,
         ap_curve`` and the provenance fields ``options, tune_point,
         config_hash, checkpoint, work_dir, final_iter, finished_at``.
@@ -391,6 +402,7 @@ def make_record(spec: RunSpec, result, d_ece: Optional[float], commit: str,
     }
     return dict(
         method=spec.method,
+        pair=spec.pair,
         seed=spec.seed,
         split=spec.split,
         **metrics,

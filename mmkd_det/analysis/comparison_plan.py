@@ -12,9 +12,9 @@ import os.path as osp
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from .comparison import (METHODS, TEACHER_SEED, RunCommand, RunSpec, execute,
-                         final_config, finished_record, resolve_configs,
-                         run_logged, split_options)
+from .comparison import (DEFAULT_PAIR, METHODS, TEACHER_SEED, RunCommand,
+                         RunSpec, execute, final_config, finished_record,
+                         resolve_configs, run_logged, split_options)
 from .results_store import RESULTS_FILE, add_records
 from .tune_grid import grid_points, point_options, point_tag, warmup_iters
 
@@ -31,7 +31,7 @@ def _spec(method: str,
           teacher_ckpt: Optional[str],
           extra: Sequence[str] = (),
           tune_point: Optional[dict] = None,
-          pair: str = 'shapes') -> RunSpec:
+          pair: str = DEFAULT_PAIR) -> RunSpec:
     configs = resolve_configs(method, pair)
     split_opts = split_options(split, data_root)
     train_opts = split_opts + list(options) + [f'randomness.seed={seed}']
@@ -50,32 +50,37 @@ def _spec(method: str,
         options=train_opts,
         calib_options=split_opts +
         [o for o in options if o.startswith(CALIB_OPTION_PREFIXES)],
-        tune_point=tune_point)
+        tune_point=tune_point,
+        pair=pair)
 
 
-def _teacher(
-        needed: bool, checkpoint: Optional[str], split: str, work_dir: str,
-        data_root: str,
-        options: Sequence[str]) -> Tuple[Optional[RunSpec], Optional[str]]:
+def _teacher(needed: bool, checkpoint: Optional[str], split: str,
+             work_dir: str, data_root: str, options: Sequence[str],
+             pair: str) -> Tuple[Optional[RunSpec], Optional[str]]:
     """The teacher run (None when not needed or given) and its checkpoint."""
     if checkpoint is not None or not needed:
         return None, checkpoint
     teacher = _spec(
-        'teacher', TEACHER_SEED, split,
-        osp.join(work_dir, split, 'teacher', f'seed{TEACHER_SEED}'), data_root,
-        options, None)
+        'teacher',
+        TEACHER_SEED,
+        split,
+        osp.join(work_dir, split, 'teacher', f'seed{TEACHER_SEED}'),
+        data_root,
+        options,
+        None,
+        pair=pair)
     return teacher, teacher.checkpoint
 
 
 def plan_comparison(
-    methods: Sequence[str],
-    seeds: Sequence[int],
-    split: str,
-    work_dir: str,
-    data_root: str,
-    options: Sequence[str] = (),
-    teacher_checkpoint: Optional[str] = None
-) -> Tuple[Optional[RunSpec], List[RunSpec]]:
+        methods: Sequence[str],
+        seeds: Sequence[int],
+        split: str,
+        work_dir: str,
+        data_root: str,
+        options: Sequence[str] = (),
+        teacher_checkpoint: Optional[str] = None,
+        pair: str = DEFAULT_PAIR) -> Tuple[Optional[RunSpec], List[RunSpec]]:
     """The runs of a comparison, seed by seed (a full seed finishes first).
 
     The plain student is always added when a distillation method is asked
@@ -90,6 +95,7 @@ def plan_comparison(
         data_root: Dataset root.
         options: User ``--cfg-options`` for every run.
         teacher_checkpoint: Use this teacher instead of training one.
+        pair: Teacher/student pair (``comparison.PAIRS``).
 
     Returns:
         ``(teacher run or None, other runs)``.
@@ -97,24 +103,30 @@ def plan_comparison(
     distill = [m for m in METHODS if m in methods]
     teacher, teacher_checkpoint = _teacher(
         bool(distill) or 'teacher' in methods, teacher_checkpoint, split,
-        work_dir, data_root, options)
+        work_dir, data_root, options, pair)
     students = ['student'] if distill or 'student' in methods else []
     runs = [
-        _spec(m, seed, split, osp.join(work_dir, split, m, f'seed{seed}'),
-              data_root, options, teacher_checkpoint) for seed in seeds
-        for m in students + distill
+        _spec(
+            m,
+            seed,
+            split,
+            osp.join(work_dir, split, m, f'seed{seed}'),
+            data_root,
+            options,
+            teacher_checkpoint,
+            pair=pair) for seed in seeds for m in students + distill
     ]
     return teacher, runs
 
 
 def plan_tune(
-    methods: Sequence[str],
-    seed: int,
-    work_dir: str,
-    data_root: str,
-    options: Sequence[str] = (),
-    teacher_checkpoint: Optional[str] = None
-) -> Tuple[Optional[RunSpec], List[RunSpec]]:
+        methods: Sequence[str],
+        seed: int,
+        work_dir: str,
+        data_root: str,
+        options: Sequence[str] = (),
+        teacher_checkpoint: Optional[str] = None,
+        pair: str = DEFAULT_PAIR) -> Tuple[Optional[RunSpec], List[RunSpec]]:
     """The tuning runs: the plain student and each method's grid, on tune.
 
     Arguments as :func:`plan_comparison`, except that ``methods`` are keys
@@ -123,14 +135,20 @@ def plan_tune(
     """
     split = 'tune'
     teacher, teacher_checkpoint = _teacher(True, teacher_checkpoint, split,
-                                           work_dir, data_root, options)
+                                           work_dir, data_root, options, pair)
     runs = [
-        _spec('student', seed, split,
-              osp.join(work_dir, split, 'student', f'seed{seed}'), data_root,
-              options, None)
+        _spec(
+            'student',
+            seed,
+            split,
+            osp.join(work_dir, split, 'student', f'seed{seed}'),
+            data_root,
+            options,
+            None,
+            pair=pair)
     ]
     for method in methods:
-        config = resolve_configs(method).train
+        config = resolve_configs(method, pair).train
         max_iters = int(
             final_config(config, list(options), data_root).train_cfg.max_iters)
         for point in grid_points(method):
@@ -150,7 +168,8 @@ def plan_tune(
                     options,
                     teacher_checkpoint,
                     extra=point_options(method, point, max_iters),
-                    tune_point=tune_point))
+                    tune_point=tune_point,
+                    pair=pair))
     return teacher, runs
 
 

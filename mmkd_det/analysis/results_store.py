@@ -26,8 +26,11 @@ RESULTS_FILE = 'results.json'
 
 
 def record_key(record: dict) -> Tuple:
-    """``(method, seed, split, settings as canonical JSON)`` of a record."""
-    return (record['method'], int(record['seed']), record['split'],
+    """``(method, pair, seed, split, settings as canonical JSON)`` of a
+    record; records written before the pair was recorded are ``'shapes'``
+    runs."""
+    return (record['method'], record.get('pair', 'shapes'),
+            int(record['seed']), record['split'],
             json.dumps(record.get('settings') or {}, sort_keys=True))
 
 

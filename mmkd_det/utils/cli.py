@@ -35,11 +35,23 @@ def parse_size(text: str,
     return h, w
 
 
-def add_shapes_split_args(parser: argparse.ArgumentParser) -> None:
-    """``--num-train`` and ``--num-val`` of the shapes dataset, defaulting
-    to :data:`~mmkd_det.datasets.shapes.SHAPES_DEFAULTS` (for
-    ``tools/make_shapes.py`` and ``tools/quickstart.py``)."""
-    for split, what in (('train', 'training'), ('val', 'validation')):
+_SPLIT_WHAT = dict(
+    train='training',
+    val='validation',
+    tune='tuning (settings are chosen '
+    'on it, numbers reported on val)')
+
+
+def add_shapes_split_args(
+    parser: argparse.ArgumentParser,
+    splits: Tuple[str, ...] = ('train', 'val')
+) -> None:
+    """``--num-<split>`` of the shapes dataset for each of ``splits``,
+    defaulting to :data:`~mmkd_det.datasets.shapes.SHAPES_DEFAULTS` (for
+    ``tools/make_shapes.py``, which takes all three, and
+    ``tools/quickstart.py``, which leaves ``tune`` at its default)."""
+    for split in splits:
+        what = _SPLIT_WHAT[split]
         default = getattr(SHAPES_DEFAULTS, f'num_{split}')
         parser.add_argument(
             f'--num-{split}',

@@ -8,6 +8,11 @@ Tuning grid of the logit methods (one seed, on the tune split only)::
 
     python tools/analysis/compare_methods.py --tune
 
+The methods and the teacher/student pairs come from the registry
+(``mmkd_det/utils/methods.py``); ``--pair`` picks a pair on the shapes
+dataset (default ``shapes``; another pair gets its own default work dir and
+output folder).
+
 Each run is one ``tools/train.py`` process in
 ``<work-dir>/<split>/<method>/seed<k>/`` followed by its D-ECE
 (``tools/analysis/calibration.py``). Finished runs (marker ``result.json``
@@ -28,8 +33,9 @@ if importlib.util.find_spec('mmkd_det') is None:  # run from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mmkd_det.analysis.comparison import METHODS  # noqa: E402
-from mmkd_det.analysis.comparison import (BASELINES, REPO_ROOT, SPLITS,
-                                          check_split, run_status)
+from mmkd_det.analysis.comparison import (BASELINES, DEFAULT_PAIR, PAIRS,
+                                          REPO_ROOT, SPLITS, check_split,
+                                          run_status)
 from mmkd_det.analysis.comparison_plan import plan_comparison  # noqa: E402
 from mmkd_det.analysis.comparison_plan import plan_tune, run_all
 from mmkd_det.analysis.comparison_report import (  # noqa: E402
@@ -57,6 +63,12 @@ def parse_args(argv=None):
         default=[0, 1, 2],
         help='training seeds (--tune uses the first)')
     parser.add_argument(
+        '--pair',
+        choices=PAIRS,
+        default=DEFAULT_PAIR,
+        help='registered teacher/student pair (mmkd_det/utils/methods.py) '
+        f'on the shapes dataset (default: {DEFAULT_PAIR})')
+    parser.add_argument(
         '--split',
         choices=SPLITS,
         help='validation split (default: val; --tune: tune)')
@@ -68,11 +80,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--data-root', default=osp.join(REPO_ROOT, 'data', 'shapes'))
     parser.add_argument(
-        '--work-dir', default=osp.join(REPO_ROOT, 'work_dirs', 'compare'))
+        '--work-dir',
+        help='root of the run folders (default: work_dirs/compare, '
+        'work_dirs/compare_<pair> for another --pair)')
     parser.add_argument(
         '--out',
-        default=osp.join(REPO_ROOT, 'benchmarks', 'shapes'),
-        help='folder of results.json and the reports')
+        help='folder of results.json and the reports (default: '
+        'benchmarks/shapes, benchmarks/shapes/<pair> for another --pair)')
     parser.add_argument(
         '--teacher-checkpoint',
         help='use this teacher (default: train it once)')
@@ -112,6 +126,14 @@ def parse_args(argv=None):
                          f'methods: {sorted(TUNE_GRIDS)}')
     if args.jobs < 1 or args.cores < 1:
         parser.error('--jobs and --cores must be >= 1')
+    other_pair = args.pair != DEFAULT_PAIR
+    if args.work_dir is None:
+        args.work_dir = osp.join(
+            REPO_ROOT, 'work_dirs',
+            f'compare_{args.pair}' if other_pair else 'compare')
+    if args.out is None:
+        args.out = osp.join(REPO_ROOT, 'benchmarks', 'shapes',
+                            *([args.pair] if other_pair else []))
     for name in ('data_root', 'work_dir', 'out'):
         setattr(args, name, osp.abspath(getattr(args, name)))
     if args.teacher_checkpoint:
@@ -133,12 +155,12 @@ def main(argv=None, run_command=None) -> int:
     if args.tune:
         teacher, runs = plan_tune(args.methods, args.seeds[0], args.work_dir,
                                   args.data_root, args.cfg_options,
-                                  args.teacher_checkpoint)
+                                  args.teacher_checkpoint, args.pair)
     else:
         teacher, runs = plan_comparison(args.methods, args.seeds, args.split,
                                         args.work_dir, args.data_root,
                                         args.cfg_options,
-                                        args.teacher_checkpoint)
+                                        args.teacher_checkpoint, args.pair)
     if args.dry_run:
         for spec in ([teacher] if teacher else []) + runs:
             print(f'{run_status(spec):8s} {spec.name}')

@@ -18,7 +18,11 @@ from .render import CLASS_SPECS, render_image
 #: CLI regenerates a dataset whose ``meta.json`` has another version.
 SHAPES_VERSION = 1
 
-_SPLIT_IDS = {'train': 0, 'val': 1}
+# The id is part of each image's seed, so a new split gets a new id and the
+# images of the existing splits stay byte-identical. ``tune`` is drawn like
+# ``val`` (same parameters) from its own stream: settings are chosen on it,
+# reported numbers come from ``val``.
+_SPLIT_IDS = {'train': 0, 'val': 1, 'tune': 2}
 _IMAGE_NAME_RE = re.compile(r'^\d{6}\.(jpg|png)$')
 _MIN_IMAGE_SIDE = 32
 _MAX_IMAGE_SIDE = 4096
@@ -36,6 +40,7 @@ class ShapesDefaults:
     seed: int = 0
     num_train: int = 2000
     num_val: int = 250
+    num_tune: int = 250
     size: Tuple[int, int] = (192, 192)
     empty_fraction: float = 0.05
     max_objects: int = 8
@@ -71,11 +76,12 @@ def _check_size(size: Any) -> Tuple[int, int]:
     return h, w
 
 
-def _normalize_args(seed, num_train, num_val, size, empty_fraction,
+def _normalize_args(seed, num_train, num_val, num_tune, size, empty_fraction,
                     max_objects, object_size, image_format) -> Dict:
     seed = _check_int('seed', seed, 0)
     num_train = _check_int('num_train', num_train, 1)
     num_val = _check_int('num_val', num_val, 1)
+    num_tune = _check_int('num_tune', num_tune, 1)
     h, w = _check_size(size)
     if isinstance(empty_fraction, bool) or not isinstance(
             empty_fraction, (int, float)) or not 0 <= empty_fraction <= 1:
@@ -99,6 +105,7 @@ def _normalize_args(seed, num_train, num_val, size, empty_fraction,
         seed=seed,
         num_train=num_train,
         num_val=num_val,
+        num_tune=num_tune,
         size=[h, w],
         empty_fraction=float(empty_fraction),
         max_objects=max_objects,
@@ -183,8 +190,9 @@ def shapes_dataset_is_current(out_dir: str, **kwargs) -> bool:
 
     Returns:
         bool: True if ``out_dir/meta.json`` records the same arguments and
-        generator version and both splits' annotation files and image counts
-        are present.
+        generator version and every split's (``train``, ``val``, ``tune``)
+        annotation file and image count is present. A dataset written before
+        the ``tune`` split existed records no ``num_tune`` and is not current.
     """
     params = _normalize_args(**{**asdict(SHAPES_DEFAULTS), **kwargs})
     meta_file = osp.join(out_dir, 'meta.json')
@@ -214,6 +222,7 @@ def generate_shapes_dataset(
         seed: int = SHAPES_DEFAULTS.seed,
         num_train: int = SHAPES_DEFAULTS.num_train,
         num_val: int = SHAPES_DEFAULTS.num_val,
+        num_tune: int = SHAPES_DEFAULTS.num_tune,
         size: Tuple[int, int] = SHAPES_DEFAULTS.size,
         empty_fraction: float = SHAPES_DEFAULTS.empty_fraction,
         max_objects: int = SHAPES_DEFAULTS.max_objects,
@@ -222,17 +231,23 @@ def generate_shapes_dataset(
         skip_existing: bool = False) -> Dict[str, Any]:
     """Generate the synthetic shapes dataset in COCO format.
 
-    Writes ``annotations/instances_{train,val}.json``, the images in
-    ``train/`` and ``val/`` and ``meta.json`` (written last, so an
+    Writes ``annotations/instances_{train,val,tune}.json``, the images in
+    ``train/``, ``val/`` and ``tune/`` and ``meta.json`` (written last, so an
     interrupted run is never mistaken for a complete one). Images named like
     ``000000.jpg`` that an earlier run left in the split folders are removed.
 
     Args:
         out_dir (str): Output folder (created if missing).
         seed (int): Non-negative base seed. Image ``i`` of split ``s`` uses
-            the seed ``(seed, s, i)``. Defaults to 0.
+            the seed ``(seed, s, i)`` with the split id ``s`` (train 0, val 1,
+            tune 2). Defaults to 0.
         num_train (int): Number of training images (>= 1). Defaults to 2000.
         num_val (int): Number of validation images (>= 1). Defaults to 250.
+        num_tune (int): Number of tuning images (>= 1), drawn with the
+            validation parameters from a seed stream of their own (split id
+            2), so image ``i`` of ``tune`` is not image ``i`` of ``val``.
+            Settings are chosen on ``tune``; numbers are reported on ``val``.
+            Defaults to 250.
         size (tuple[int, int] | int): Image size ``(H, W)``, each side in
             32..4096. Defaults to (192, 192).
         empty_fraction (float): Probability that an image holds no object.
@@ -252,17 +267,18 @@ def generate_shapes_dataset(
 
     Returns:
         dict: Summary with ``out_dir``, ``meta_file``, ``skipped``,
-        ``seconds`` and per split (``'train'``, ``'val'``) a dict with
-        ``ann_file``, ``img_dir``, ``num_images``, ``num_annotations`` and
-        ``num_empty_images`` (when skipped, the counts come from
-        ``meta.json``).
+        ``seconds`` and per split (``'train'``, ``'val'``, ``'tune'``) a
+        dict with ``ann_file``, ``img_dir``, ``num_images``,
+        ``num_annotations`` and ``num_empty_images`` (when skipped, the
+        counts come from ``meta.json``).
 
     Raises:
         ValueError: On a non-positive count, a negative seed, an image side
             below 32 px or another invalid argument.
     """
-    params = _normalize_args(seed, num_train, num_val, size, empty_fraction,
-                             max_objects, object_size, image_format)
+    params = _normalize_args(seed, num_train, num_val, num_tune, size,
+                             empty_fraction, max_objects, object_size,
+                             image_format)
     t0 = time.perf_counter()
     meta_file = osp.join(out_dir, 'meta.json')
     summary: Dict[str, Any] = dict(out_dir=out_dir, meta_file=meta_file)
