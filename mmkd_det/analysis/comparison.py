@@ -24,10 +24,6 @@ import hashlib
 import json
 import os
 import os.path as osp
-import shutil
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
@@ -35,8 +31,6 @@ from mmengine.config import Config, DictAction
 
 from mmkd_det.engine.runtime import override_data_root
 from mmkd_det.utils import methods as registry
-from .report import load_d_ece, load_run
-from .results_store import atomic_write_json
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Distillation methods, in the registry's order (mmkd_det/utils/methods.py);
@@ -265,157 +259,3 @@ def run_status(spec: RunSpec) -> str:
     if osp.isfile(osp.join(spec.work_dir, MARKER)):
         return 'stale'
     return 'partial' if osp.isdir(spec.work_dir) else 'todo'
-
-
-def run_logged(cmd: List[str], log_path: str, env: Dict[str, str]) -> None:
-    """Default runner: ``cmd`` in the repo root, output into ``log_path``.
-
-    Validation results and errors are echoed with the run's folder name.
-
-    Raises:
-        RuntimeError: Non-zero exit; names the log and shows its tail.
-    """
-    name = '/'.join(osp.normpath(osp.dirname(log_path)).split(os.sep)[-3:])
-    tail = []
-    with open(log_path, 'w', encoding='utf-8') as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            bufsize=1)
-        for line in proc.stdout:
-            log.write(line)
-            tail = (tail + [line])[-30:]
-            if 'coco/bbox_mAP:' in line or 'Traceback' in line:
-                print(f'  [{name}] {line.strip()[:200]}', flush=True)
-        if proc.wait() != 0:
-            raise RuntimeError(f'{cmd[1]} exited with {proc.returncode}; '
-                               f'log {log_path}:\n{"".join(tail)}')
-
-
-def thread_env(threads: int) -> Dict[str, str]:
-    """The environment of a run limited to ``threads`` CPU threads."""
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    # the runs import this checkout, wherever the tool was started from
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
-    return env
-
-
-def _train_command(spec: RunSpec) -> List[str]:
-    return [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools',
-                 'train.py'), spec.config, '--work-dir', spec.work_dir,
-        '--data-root', spec.data_root, '--cfg-options', *spec.options
-    ]
-
-
-def _calib_command(spec: RunSpec) -> List[str]:
-    cmd = [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'analysis',
-                 'calibration.py'), spec.eval_config, spec.checkpoint,
-        '--out-dir', spec.work_dir, '--data-root', spec.data_root
-    ]
-    return cmd + (['--cfg-options', *spec.calib_options]
-                  if spec.calib_options else [])
-
-
-def execute(spec: RunSpec,
-            commit: str,
-            threads: int = 1,
-            run_command: RunCommand = run_logged) -> dict:
-    """Trains, checks and calibrates one run from scratch; writes its marker.
-
-    A failed calibration (e.g. no detection above the score threshold,
-    where D-ECE is undefined) leaves ``d_ece`` None and its error in
-    ``d_ece_error``; the run still counts as finished.
-
-    Args:
-        spec: The run.
-        commit: Code version recorded (see ``results_store.git_commit``).
-        threads: CPU threads of its processes.
-        run_command: Runs one command (see :data:`RunCommand`).
-
-    Returns:
-        The run's record (see :func:`make_record`).
-
-    Raises:
-        RuntimeError: Training failed or stopped before ``max_iters``.
-    """
-    shutil.rmtree(spec.work_dir, ignore_errors=True)
-    os.makedirs(spec.work_dir)
-    env = thread_env(threads)
-    start = time.time()
-    run_command(
-        _train_command(spec), osp.join(spec.work_dir, 'train.log'), env)
-    train_time = time.time() - start
-    result = load_run(spec.work_dir, name=spec.method)
-    if result.final_iter != spec.max_iters or not osp.isfile(spec.checkpoint):
-        raise RuntimeError(
-            f'{spec.work_dir}: the last validation is at iteration '
-            f'{result.final_iter} and the checkpoint {spec.checkpoint} '
-            f'{"exists" if osp.isfile(spec.checkpoint) else "is missing"}; '
-            f'a finished run has both at max_iters={spec.max_iters}.')
-    d_ece_error = None
-    try:
-        run_command(
-            _calib_command(spec), osp.join(spec.work_dir, 'calibration.log'),
-            env)
-        d_ece = load_d_ece(spec.work_dir)
-    except (RuntimeError, ValueError) as err:
-        # the last line of the log tail is the exception's message
-        lines = [line for line in str(err).splitlines() if line.strip()]
-        d_ece, d_ece_error = None, lines[-1]
-    record = make_record(spec, result, d_ece, commit, train_time)
-    if d_ece_error:
-        record['d_ece_error'] = d_ece_error
-    atomic_write_json(osp.join(spec.work_dir, MARKER), record)
-    return record
-
-
-def make_record(spec: RunSpec, result, d_ece: Optional[float], commit: str,
-                train_time: float) -> dict:
-    """The ``results.json`` record of a finished run.
-
-    Args:
-        spec: The run.
-        result: Its ``report.RunResult``.
-        d_ece: D-ECE (fraction) or None.
-        commit: Code version.
-        train_time: Wall-clock seconds of the training process.
-
-    Returns:
-        Record with ``method, pair, seed, split, bbox_mAP, bbox_mAP_50,
-        bbox_mAP_75, d_ece, config, settings, commit, train_time_s,
-        ap_curve`` and the provenance fields ``options, tune_point,
-        config_hash, checkpoint, work_dir, final_iter, finished_at``.
-    """
-    metrics = {
-        k.split('/', 1)[1]: result.metrics.get(k)
-        for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75')
-    }
-    return dict(
-        method=spec.method,
-        pair=spec.pair,
-        seed=spec.seed,
-        split=spec.split,
-        **metrics,
-        d_ece=d_ece,
-        config=osp.relpath(spec.config, REPO_ROOT),
-        settings=spec.settings,
-        commit=commit,
-        train_time_s=round(train_time, 1),
-        ap_curve=[[step, ap] for step, ap in result.curve],
-        options=spec.options,
-        tune_point=spec.tune_point,
-        config_hash=spec.config_hash,
-        checkpoint=spec.checkpoint,
-        work_dir=spec.work_dir,
-        final_iter=result.final_iter,
-        finished_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'))

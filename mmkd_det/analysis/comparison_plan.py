@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from .comparison import (DEFAULT_PAIR, METHODS, TEACHER_SEED, RunCommand,
-                         RunSpec, execute, final_config, finished_record,
-                         resolve_configs, run_logged, split_options)
+                         RunSpec, final_config, finished_record,
+                         resolve_configs, split_options)
+from .comparison_runs import execute, run_logged
 from .results_store import RESULTS_FILE, add_records
 from .tune_grid import grid_points, point_options, point_tag, warmup_iters
 

@@ -1,7 +1,7 @@
 """``report.md``, ``ap_curves.png`` and tuning tables of a comparison.
 
 Input is a list of ``results.json`` records (one per finished run, see
-``comparison.make_record``); AP and D-ECE are fractions there and percent
+``comparison_runs.make_record``); AP and D-ECE are fractions there and percent
 in the tables. Statistics come from :mod:`mmkd_det.analysis.stats`.
 """
 import os

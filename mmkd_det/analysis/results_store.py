@@ -1,7 +1,7 @@
 """``results.json`` of a method comparison: atomic, merged, locked writes.
 
 The file is ``{"schema": 1, "runs": [record, ...]}``. A record is one
-finished run (see ``mmkd_det.analysis.comparison.make_record`` for its
+finished run (see ``mmkd_det.analysis.comparison_runs.make_record`` for its
 fields); it is identified by :func:`record_key`, ``(method, seed, split,
 settings)``, so re-running a run replaces its record instead of adding a
 second one, while another setting of the same method (a tuning grid point,
