@@ -9,6 +9,7 @@ in setup.cfg): ``slow`` for end-to-end subprocess runs of the tools,
 import copy
 import functools
 import importlib.util
+import os
 import os.path as osp
 import socket
 from typing import Callable, Tuple
@@ -100,6 +101,17 @@ def shapes_root(tmp_path_factory):
         size=(96, 96),
         object_size=(10, 60))
     return root
+
+
+def tree_bytes(root: str) -> dict:
+    """Relative path -> bytes of every file under ``root``."""
+    out = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = osp.join(folder, name)
+            with open(path, 'rb') as f:
+                out[osp.relpath(path, root)] = f.read()
+    return out
 
 
 @functools.lru_cache(maxsize=None)

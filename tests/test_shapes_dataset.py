@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 
 import numpy as np
 import pytest
-from conftest import TOOLS, load_tool
+from conftest import TOOLS, load_tool, tree_bytes
 
 import mmkd_det.datasets.shapes as shapes
 
@@ -23,21 +23,13 @@ def _load_tool():
 
 
 H, W = 96, 128  # non-square, to catch H/W mix-ups
-TINY = dict(seed=0, num_train=10, num_val=12, size=(H, W), empty_fraction=0.25)
-
-
-def _read(path):
-    with open(path, 'rb') as f:
-        return f.read()
-
-
-def _tree_bytes(root):
-    out = {}
-    for d, _, files in os.walk(root):
-        for name in files:
-            p = osp.join(d, name)
-            out[osp.relpath(p, root)] = _read(p)
-    return out
+TINY = dict(
+    seed=0,
+    num_train=10,
+    num_val=12,
+    num_tune=6,
+    size=(H, W),
+    empty_fraction=0.25)
 
 
 @pytest.fixture(scope='module')
@@ -147,13 +139,14 @@ def test_deterministic_and_seed_dependent(tiny, tmp_path):
     out, _ = tiny
     same = str(tmp_path / 'same')
     shapes.generate_shapes_dataset(same, **TINY)
-    a, b = _tree_bytes(out), _tree_bytes(same)
+    a, b = tree_bytes(out), tree_bytes(same)
     assert sorted(a) == sorted(b)
+    assert any(k.startswith('tune' + os.sep) for k in a)
     assert all(a[k] == b[k] for k in a)
 
     other = str(tmp_path / 'other')
     shapes.generate_shapes_dataset(other, **{**TINY, 'seed': 1})
-    c = _tree_bytes(other)
+    c = tree_bytes(other)
     for key in ('annotations/instances_val.json', 'val/000000.jpg',
                 'train/000003.jpg'):
         assert a[key] != c[key]
@@ -168,10 +161,11 @@ def test_images_independent_of_split_size(tiny, tmp_path):
         **TINY, 'num_train': 4,
         'num_val': 3
     })
+    few, full = tree_bytes(small), tree_bytes(out)
     for split, n in (('train', 4), ('val', 3)):
         for i in range(n):
             name = osp.join(split, f'{i:06d}.jpg')
-            assert _read(osp.join(small, name)) == _read(osp.join(out, name))
+            assert few[name] == full[name]
 
 
 def test_empty_images(tiny, tmp_path):
