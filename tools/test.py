@@ -10,8 +10,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
-from mmkd_det.engine import build_runner  # noqa: E402
-from mmkd_det.engine import add_common_args, load_tool_config
+from mmkd_det.engine import (
+    add_common_args,
+    build_runner,  # noqa: E402
+    close_distributed,
+    load_tool_config)
 
 
 def parse_args(argv=None):
@@ -74,6 +77,7 @@ def main():
 
     runner = build_runner(cfg)
     runner.test()
+    close_distributed()
 
 
 if __name__ == '__main__':
