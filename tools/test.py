@@ -10,11 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
-from mmkd_det.engine import (
-    add_common_args,
-    build_runner,  # noqa: E402
-    close_distributed,
-    load_tool_config)
+from mmkd_det.engine import (add_common_args, build_runner, close_distributed,
+                             load_tool_config)
 
 
 def parse_args(argv=None):

@@ -11,12 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
 from mmengine.runner import find_latest_checkpoint  # noqa: E402
 
-from mmkd_det.engine import (
-    add_common_args,
-    build_runner,  # noqa: E402
-    check_resume_checkpoint,
-    close_distributed,
-    load_tool_config)
+from mmkd_det.engine import (add_common_args, build_runner,
+                             check_resume_checkpoint, close_distributed,
+                             load_tool_config)
 
 
 def parse_args():
