@@ -112,10 +112,8 @@ def collect_roi_logits(model: nn.Module, data_batches: Iterable[dict],
         data = model.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
         _, student = model.student_loss(inputs, samples)
-        teacher_feats = model.teacher_features(inputs)
-        metas = [s.metainfo for s in samples]
-        for stage in student.stages:
-            out.append((stage.cls_score,
-                        model.teacher_logits(teacher_feats, stage,
-                                             metas), stage.labels))
+        _, teacher_logits = model.teacher_outputs(
+            inputs, student, [s.metainfo for s in samples])
+        out.extend((stage.cls_score, logits, stage.labels)
+                   for stage, logits in zip(student.stages, teacher_logits))
     return out

@@ -11,7 +11,7 @@ a few gt boxes each), times the median wall time per iteration after warm-up:
     RPN, assigners/samplers, RoI head and losses; no teacher, no
     distillation loss), + backward + optimizer step;
 (b) the teacher's no-grad forward on that step's RoIs of every student
-    stage (``model.teacher_features`` and ``model.teacher_logits``);
+    stage (``model.teacher_outputs``);
 (c) a full distillation step: ``model.loss`` + backward + optimizer step;
 (d) a naive no-grad teacher pass: mmdet's ``TwoStageDetector.loss`` of the
     teacher itself, i.e. its own RPN, proposals, assign/sample and heads
@@ -146,11 +146,7 @@ def make_steps(model, optim_wrapper, inputs, data_samples,
     batch_img_metas = [s.metainfo for s in data_samples]
 
     def teacher_on_student_rois():
-        feats = model.teacher_features(inputs)
-        return [
-            model.teacher_logits(feats, stage, batch_img_metas)
-            for stage in record.stages
-        ]
+        return model.teacher_outputs(inputs, record, batch_img_metas)
 
     @torch.no_grad()
     def naive_teacher():

@@ -11,7 +11,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import MessageHub
 from torch import Tensor
 
-from .roi_heads import (StageRecord, StudentRecord, check_softmax_classifier,
+from .roi_heads import (StudentRecord, check_softmax_classifier,
                         check_teacher_roi_head, is_cascade, stage_weights,
                         student_roi_head_cfg, teacher_roi_logits)
 from .teacher import build_teacher
@@ -251,11 +251,9 @@ class RoIDistiller(TwoStageDetector):
             loss (per stage, ``s<i>.<name>``, for a cascade student).
         """
         losses, student = self.student_loss(batch_inputs, batch_data_samples)
-        teacher_feats = self.teacher_features(batch_inputs)
-        batch_img_metas = [s.metainfo for s in batch_data_samples]
-        for stage in student.stages:
-            teacher_logits = self.teacher_logits(teacher_feats, stage,
-                                                 batch_img_metas)
+        teacher_feats, stage_logits = self.teacher_outputs(
+            batch_inputs, student, [s.metainfo for s in batch_data_samples])
+        for stage, teacher_logits in zip(student.stages, stage_logits):
             stage_losses = self.logit_distill_losses(stage.cls_score,
                                                      teacher_logits,
                                                      stage.labels)
@@ -274,17 +272,18 @@ class RoIDistiller(TwoStageDetector):
         return losses, self.roi_head.pop_record()
 
     @torch.no_grad()
-    def teacher_features(self, batch_inputs: Tensor) -> Tuple[Tensor]:
-        """The teacher's FPN outputs for the student's (B, 3, H, W) inputs."""
-        return self.teacher.extract_feat(self.teacher_inputs(batch_inputs))
-
-    @torch.no_grad()
-    def teacher_logits(self, teacher_feats: Tuple[Tensor], stage: StageRecord,
-                       batch_img_metas: List[dict]) -> Tensor:
-        """Teacher logits (N, C+1) on one student stage's sampled RoIs."""
-        return teacher_roi_logits(self.teacher.roi_head, teacher_feats,
-                                  stage.rois, stage.num_rois_per_img,
-                                  batch_img_metas)
+    def teacher_outputs(
+            self, batch_inputs: Tensor, student: StudentRecord,
+            batch_img_metas: List[dict]) -> Tuple[Tuple[Tensor], List[Tensor]]:
+        """The teacher's FPN outputs for the student's (B, 3, H, W) inputs
+        and its (N_s, C+1) logits on the sampled RoIs of each student stage
+        s."""
+        feats = self.teacher.extract_feat(self.teacher_inputs(batch_inputs))
+        return feats, [
+            teacher_roi_logits(self.teacher.roi_head, feats, stage.rois,
+                               stage.num_rois_per_img, batch_img_metas)
+            for stage in student.stages
+        ]
 
     def _same_input_normalization(self) -> bool:
         """Whether teacher and student preprocess images identically."""
