@@ -32,7 +32,7 @@ TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
 CASCADE_TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
                                   'cascade-rcnn_r34-w32_fpn_shapes.py')
 STUDENT_CONFIG = osp.join(CONFIGS, 'detectors',
-                          'faster-rcnn_r18-w16_fpn_shapes.py')
+                          'faster-rcnn_r18-w8_fpn_shapes.py')
 
 register_all_modules(init_default_scope=True)
 

@@ -201,7 +201,7 @@ def main():
     runs = [('teacher', TEACHER_CONFIG, teacher_ckpt)]
     checkpoint = train(STUDENT_CONFIG, osp.join(args.work_dir,
                                                 'student'), args.data_root,
-                       'Student (ResNet-18/16-wide)', student_options)
+                       'Student (ResNet-18/8-wide)', student_options)
     runs.append(('student', STUDENT_CONFIG, checkpoint))
     for method in args.methods:
         checkpoint = train(

@@ -1,7 +1,7 @@
 # Cascade R-CNN FPN on the shapes dataset: the shapes Faster R-CNN (backbone,
 # FPN, RPN, data and schedule) with mmdet's three-stage cascade RoI head
 # (cascade-rcnn_r50_fpn.py: IoU 0.5/0.6/0.7, stage weights 1/0.5/0.25), sized
-# like the shapes Faster head (64-ch RoI features, 256-d FCs, 128 RoIs).
+# like the shapes Faster head (64-ch RoI features, 256-d FCs, 64 RoIs).
 _base_ = './faster-rcnn_shapes.py'
 
 _stage_box_stds = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1,
@@ -49,7 +49,7 @@ model = dict(
                 ignore_iof_thr=-1),
             sampler=dict(
                 type='RandomSampler',
-                num=128,
+                num=64,
                 pos_fraction=0.25,
                 neg_pos_ub=-1,
                 add_gt_as_proposals=True),

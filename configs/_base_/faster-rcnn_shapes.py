@@ -1,6 +1,8 @@
 # Faster R-CNN FPN on the embedded synthetic "shapes" dataset
 # (tools/make_shapes.py), sized to train from scratch on a laptop CPU:
-# 192x192 images, narrow backbones and FPN, few proposals and RoIs per image.
+# 128x128 images, narrow backbones and FPN, few proposals and RoIs per image
+# (300/150 proposals, 64 RoIs: benchmarks/shapes/schedule_study.md; 32 RoIs
+# cost 2 AP).
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 
 custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)
@@ -27,15 +29,16 @@ model = dict(
     rpn_head=dict(
         in_channels=64,
         feat_channels=64,
-        # objects are 10-150 px: anchors from 16 px (stride 4) to 256 px
+        # objects are 10-102 px at 128x128 (10-150 px, capped at 80% of the
+        # side): anchors from 16 px (stride 4) to 256 px
         anchor_generator=dict(scales=[4])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64),
         bbox_head=dict(
             in_channels=64, fc_out_channels=256, num_classes=num_classes)),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=600, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),
+        rpn_proposal=dict(nms_pre=300, max_per_img=150),
+        rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(
         rpn=dict(nms_pre=300, max_per_img=150), rcnn=dict(max_per_img=50)))
 

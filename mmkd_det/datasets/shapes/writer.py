@@ -41,7 +41,7 @@ class ShapesDefaults:
     num_train: int = 2000
     num_val: int = 250
     num_tune: int = 250
-    size: Tuple[int, int] = (192, 192)
+    size: Tuple[int, int] = (128, 128)
     empty_fraction: float = 0.05
     max_objects: int = 8
     object_size: Tuple[float, float] = (10, 150)
@@ -249,7 +249,7 @@ def generate_shapes_dataset(
             Settings are chosen on ``tune``; numbers are reported on ``val``.
             Defaults to 250.
         size (tuple[int, int] | int): Image size ``(H, W)``, each side in
-            32..4096. Defaults to (192, 192).
+            32..4096. Defaults to (128, 128).
         empty_fraction (float): Probability that an image holds no object.
             Defaults to 0.05.
         max_objects (int): Objects per non-empty image are drawn uniformly
