@@ -27,7 +27,10 @@ def loop_reference(s, t, k, T, a, b):
             cls = [top[r1 - 1], top[r2 - 1]]
             w = 2 / (1.5 + abs(r1 - r2)) * math.exp(-0.05 * (r1 + r2))
             total += w * np_kl_softmax(trow[cls], srow[cls], T)
-        total += np_kl_softmax(trow[top], srow[top], T)
+        # all-k group: weight 1, except at k=2, where it is the one pair
+        # and the official code gives it that pair's weight
+        all_w = w if k == 2 else 1.0
+        total += all_w * np_kl_softmax(trow[top], srow[top], T)
         ldrld = T**2 * total / (k * (k - 1) // 2 + 1)
         rntk = (
             T**2 * np_kl_softmax(trow[rest], srow[rest], T)
@@ -44,8 +47,10 @@ def test_k2_hand_case():
     # KL = (.731059 - .268941) * ln(.731059/.268941) = .462117 * 1.
     kl = 0.4621172
     w12 = 2 / 2.5 * math.exp(-0.05 * 3)  # 0.8 * 0.860708 = 0.688566
-    expected = (w12 * kl + kl) / 2  # pair + all-k group, averaged over 2
-    assert expected == pytest.approx(0.390158, abs=1e-6)
+    # pair + all-k group, averaged over 2; at k=2 the all-k group is the
+    # pair and takes its decay weight (official code), not 1
+    expected = (w12 * kl + w12 * kl) / 2
+    assert expected == pytest.approx(0.318198, abs=1e-6)
     m = LDRLDLoss(k=2, temperature=1.0, ldrld_weight=1.0, rntk_weight=5.0)
     assert m(s, t).item() == pytest.approx(expected, rel=1e-5)
 

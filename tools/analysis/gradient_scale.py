@@ -8,9 +8,11 @@ the teacher and the training data; the logit losses of every config are
 measured on the same sampled RoIs. Prints, per loss, the mean per-RoI
 gradient norm it sends into the student's logits, its ratio to the first
 config's first loss (the reference), to the student's own cross-entropy, and
-the factor on its ``loss_weight`` that would match the reference. Without
+the ``loss_weight`` that would match the reference. Without
 ``--student-checkpoint`` this is the start of training (random student);
-with one, the student at that point.
+with one, the student at that point. ``--temperatures 0.7 4`` also measures
+every other config's losses at those temperatures (the rule behind the
+tuning grid, ``mmkd_det/analysis/tune_grid.py``).
 """
 import argparse
 import os.path as osp
@@ -27,6 +29,7 @@ from mmengine.runner import Runner, load_checkpoint
 import mmkd_det  # noqa: F401  (registers the package's modules)
 from mmkd_det.analysis.gradient_scale import collect_roi_logits, gradient_table
 from mmkd_det.engine import add_config_args, load_tool_config
+from mmkd_det.utils import checkpoint_safe_globals
 
 
 def parse_args(argv=None):
@@ -37,6 +40,12 @@ def parse_args(argv=None):
     parser.add_argument('--student-checkpoint')
     parser.add_argument('--batches', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--temperatures',
+        type=float,
+        nargs='*',
+        default=[],
+        help='also measure the other configs\' losses at these T')
     add_config_args(parser)
     return parser.parse_args(argv)
 
@@ -53,7 +62,9 @@ def main(argv=None) -> None:
     model = MODELS.build(cfg.model)
     model.init_weights()
     if args.student_checkpoint:
-        load_checkpoint(model, args.student_checkpoint, map_location='cpu')
+        with checkpoint_safe_globals():  # a training checkpoint's meta
+            load_checkpoint(
+                model, args.student_checkpoint, map_location='cpu')
     model.train()
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=args.seed)
     batches = collect_roi_logits(model, loader, args.batches)
@@ -63,8 +74,18 @@ def main(argv=None) -> None:
         logit_losses = Config.fromfile(path).model.get('logit_losses') or {}
         for key, loss_cfg in logit_losses.items():
             name = f'{method_name(path)}:{key}'
-            losses[name] = MODELS.build(loss_cfg)
-            settings[name] = {k: v for k, v in loss_cfg.items() if k != 'type'}
+            variants = {name: loss_cfg}
+            if path != args.config:
+                variants.update({
+                    f'{name}@T{t:g}': dict(loss_cfg, temperature=t)
+                    for t in args.temperatures
+                })
+            for variant, cfg_ in variants.items():
+                losses[variant] = MODELS.build(cfg_)
+                settings[variant] = {
+                    k: v
+                    for k, v in cfg_.items() if k != 'type'
+                }
     reference = next(iter(losses))
     rows = gradient_table(losses, batches, reference)
     num_rois = sum(b[0].size(0) for b in batches)
@@ -72,12 +93,13 @@ def main(argv=None) -> None:
     print(f'{len(batches)} batches, {num_rois} RoIs; {state}; reference '
           f'{reference}')
     print('| loss | settings | per-RoI grad | vs reference | vs CE | '
-          'weight factor to match reference |')
+          'loss_weight matching the reference |')
     print('|---|---|---:|---:|---:|---:|')
     for row in rows:
+        weight = settings[row['name']].get('loss_weight', 1.0)
         print(f"| {row['name']} | {settings[row['name']]} | "
               f"{row['grad']:.4g} | {row['vs_reference']:.3g} | "
-              f"{row['vs_ce']:.3g} | {row['matching_scale']:.3g} |")
+              f"{row['vs_ce']:.3g} | {weight * row['matching_scale']:.3g} |")
 
 
 if __name__ == '__main__':

@@ -75,8 +75,9 @@ def ldrld_loss(student_logits: Tensor,
     The classes are ranked by the STUDENT's logits. For the top-k classes,
     the groups are every pair plus the group of all k; each group's
     ``T^2 * KL(softmax(t_G / T) || softmax(s_G / T))`` over its own classes,
-    pairs weighted by :func:`ldrld_pairs`, the all-k group by 1, is averaged
-    over the ``C(k, 2) + 1`` groups (LDRLD). RNTK is ``T^2 * KL`` of the
+    pairs weighted by :func:`ldrld_pairs`, the all-k group by 1 (by the
+    pair's weight at k=2, as the official code), is averaged over the
+    ``C(k, 2) + 1`` groups (LDRLD). RNTK is ``T^2 * KL`` of the
     softmax restricted to the C - k remaining classes; it is 0 when fewer
     than 2 classes remain (a 1-class softmax is constant).
 
@@ -121,7 +122,11 @@ def ldrld_loss(student_logits: Tensor,
     pair_kl = binary_kl(t_top[:, first] - t_top[:, second],
                         s_top[:, first] - s_top[:, second])  # (N, P)
     all_kl = soft_kl(s_top, t_top)
-    ldrld = (pair_kl @ pair_weight + all_kl) / (pair_index.shape[0] + 1)
+    # At k=2 the all-k group is the single pair; the official code then
+    # gives it the pair's decay weight (0.689), not 1.
+    all_weight = pair_weight[0] if k == 2 else 1.0
+    ldrld = (pair_kl @ pair_weight + all_weight * all_kl) / (
+        pair_index.shape[0] + 1)
 
     if num_classes - k >= 2:
         top_mask = torch.zeros_like(
