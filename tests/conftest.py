@@ -9,6 +9,7 @@ in setup.cfg): ``slow`` for end-to-end subprocess runs of the tools,
 import copy
 import functools
 import importlib.util
+import json
 import os
 import os.path as osp
 import socket
@@ -216,3 +217,64 @@ def logged(monkeypatch):
 
         monkeypatch.setattr(module, 'print_log', record)
     return messages
+
+
+# ------------------------------------ comparison runs without training
+def _option(cmd, key):
+    opts = cmd[cmd.index('--cfg-options') + 1:]
+    return next(o.split('=', 1)[1] for o in opts if o.startswith(key + '='))
+
+
+class FakeTrainer:
+    """Writes what a finished train.py / calibration.py run leaves."""
+
+    def __init__(self):
+        self.calls = []
+        self.threads = {}
+        self.teacher_ready = {}  # distillation run -> teacher file existed
+
+    def __call__(self, cmd, log_path, env):
+        tool = osp.basename(cmd[1])
+        if tool == 'train.py':
+            work_dir = cmd[cmd.index('--work-dir') + 1]
+            # a local name: parallel jobs call this from several threads
+            name = osp.relpath(work_dir,
+                               osp.dirname(osp.dirname(osp.dirname(work_dir))))
+            self.calls.append(name)
+            self.threads[name] = env['OMP_NUM_THREADS']
+            if any(o.startswith('model.teacher.checkpoint=') for o in cmd):
+                self.teacher_ready[name] = osp.isfile(
+                    _option(cmd, 'model.teacher.checkpoint'))
+            iters = int(_option(cmd, 'train_cfg.max_iters'))
+            seed = int(_option(cmd, 'randomness.seed'))
+            method = osp.basename(osp.dirname(work_dir))
+            ap = 0.2 + 0.01 * seed + 0.03 * (method != 'student')
+            vis = osp.join(work_dir, '20260101_000000', 'vis_data')
+            os.makedirs(vis)
+            with open(osp.join(vis, 'scalars.json'), 'w') as f:
+                for step in (iters // 2, iters):
+                    f.write(
+                        json.dumps({
+                            'coco/bbox_mAP': ap * step / iters,
+                            'coco/bbox_mAP_50': 0.5,
+                            'coco/bbox_mAP_75': 0.2,
+                            'step': step
+                        }) + '\n')
+            open(osp.join(work_dir, f'iter_{iters}.pth'), 'wb').close()
+        else:
+            assert tool == 'calibration.py'
+            out_dir = cmd[cmd.index('--out-dir') + 1]
+            with open(osp.join(out_dir, 'calibration.json'), 'w') as f:
+                json.dump({'d_ece': 0.05}, f)
+
+
+@pytest.fixture
+def fake_root(tmp_path):
+    """Split files only: the stub never reads them."""
+    root = tmp_path / 'data'
+    for split in ('val', 'tune'):
+        (root / split).mkdir(parents=True)
+    (root / 'annotations').mkdir()
+    for split in ('val', 'tune'):
+        (root / 'annotations' / f'instances_{split}.json').write_text('{}')
+    return str(root)

@@ -6,7 +6,6 @@ the report of 2 methods x 3 seeds; the tuning grid against the configs. One
 slow end-to-end run trains a real student for 2 iterations.
 """
 import inspect
-import json
 import os
 import os.path as osp
 import runpy
@@ -14,6 +13,7 @@ import shutil
 import subprocess
 
 import pytest
+from conftest import FakeTrainer
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
@@ -27,7 +27,7 @@ from mmkd_det.analysis.results_store import (add_records, atomic_write_json,
                                              git_commit, load_records,
                                              merge_records)
 from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
-                                     paired_deltas, summarize)
+                                     last_fifth_gain, paired_deltas, summarize)
 from mmkd_det.analysis.tune_grid import TUNE_GRIDS, grid_points, point_options
 from mmkd_det.models.distillers.roi_distiller import RoIDistiller
 from mmkd_det.utils import methods as registry
@@ -170,61 +170,6 @@ def test_git_commit_dirty_except_results_folder(tmp_path):
 
 
 # ------------------------------------------------ resume and skip (stub)
-def _option(cmd, key):
-    opts = cmd[cmd.index('--cfg-options') + 1:]
-    return next(o.split('=', 1)[1] for o in opts if o.startswith(key + '='))
-
-
-class FakeTrainer:
-    """Writes what a finished train.py / calibration.py run leaves."""
-
-    def __init__(self):
-        self.calls = []
-        self.threads = {}
-
-    def __call__(self, cmd, log_path, env):
-        tool = osp.basename(cmd[1])
-        if tool == 'train.py':
-            work_dir = cmd[cmd.index('--work-dir') + 1]
-            self.calls.append(
-                osp.relpath(work_dir,
-                            osp.dirname(osp.dirname(osp.dirname(work_dir)))))
-            self.threads[self.calls[-1]] = env['OMP_NUM_THREADS']
-            iters = int(_option(cmd, 'train_cfg.max_iters'))
-            seed = int(_option(cmd, 'randomness.seed'))
-            method = osp.basename(osp.dirname(work_dir))
-            ap = 0.2 + 0.01 * seed + 0.03 * (method != 'student')
-            vis = osp.join(work_dir, '20260101_000000', 'vis_data')
-            os.makedirs(vis)
-            with open(osp.join(vis, 'scalars.json'), 'w') as f:
-                for step in (iters // 2, iters):
-                    f.write(
-                        json.dumps({
-                            'coco/bbox_mAP': ap * step / iters,
-                            'coco/bbox_mAP_50': 0.5,
-                            'coco/bbox_mAP_75': 0.2,
-                            'step': step
-                        }) + '\n')
-            open(osp.join(work_dir, f'iter_{iters}.pth'), 'wb').close()
-        else:
-            assert tool == 'calibration.py'
-            out_dir = cmd[cmd.index('--out-dir') + 1]
-            with open(osp.join(out_dir, 'calibration.json'), 'w') as f:
-                json.dump({'d_ece': 0.05}, f)
-
-
-@pytest.fixture
-def fake_root(tmp_path):
-    """Split files only: the stub never reads them."""
-    root = tmp_path / 'data'
-    for split in ('val', 'tune'):
-        (root / split).mkdir(parents=True)
-    (root / 'annotations').mkdir()
-    for split in ('val', 'tune'):
-        (root / 'annotations' / f'instances_{split}.json').write_text('{}')
-    return str(root)
-
-
 def test_resume_and_skip(tmp_path, fake_root, capsys):
     main = _main()
     work, out = str(tmp_path / 'work'), str(tmp_path / 'out')
@@ -235,9 +180,10 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     ]
     trainer = FakeTrainer()
     assert main(argv, run_command=trainer) == 0
+    # the teacher, what does not need it, then the distillation runs
     assert trainer.calls == [
-        'val/teacher/seed0', 'val/student/seed0', 'val/kd/seed0',
-        'val/student/seed1', 'val/kd/seed1'
+        'val/teacher/seed0', 'val/student/seed0', 'val/student/seed1',
+        'val/kd/seed0', 'val/kd/seed1'
     ]
     records = load_records(osp.join(out, 'results.json'))
     assert len(records) == 5
@@ -286,14 +232,17 @@ def test_parallel_jobs_share_the_cores(tmp_path, fake_root):
         str(tmp_path / 'o'), '--cfg-options', 'train_cfg.max_iters=4'
     ],
                    run_command=trainer) == 0
-    assert trainer.calls[0] == 'val/teacher/seed0'  # first, alone
+    # the teacher shares the cores with the plain students; every
+    # distillation run started once the teacher's checkpoint was there
     assert trainer.threads == {
-        'val/teacher/seed0': '4',
-        **{
-            f'val/{m}/seed{s}': '2'
-            for m in ('student', 'kd', 'dkd')
-            for s in (0, 1)
-        }
+        f'val/{m}/seed{s}': '2'
+        for m in ('teacher', 'student', 'kd', 'dkd')
+        for s in (0, 1) if m != 'teacher' or s == 0
+    }
+    assert trainer.teacher_ready == {
+        f'val/{m}/seed{s}': True
+        for m in ('kd', 'dkd')
+        for s in (0, 1)
     }
     assert len(load_records(str(tmp_path / 'o' / 'results.json'))) == 7
 
@@ -326,15 +275,18 @@ def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
         'train_cfg.max_iters=12'
     ],
                 run_command=trainer) == 0
-    assert len(trainer.calls) == 1 + 1 + 9  # teacher, student, grid
+    assert len(trainer.calls) == 1 + 1 + len(grid_points('luminet'))
     records = load_records(osp.join(out, 'results.json'))
     assert {r['split'] for r in records} == {'tune'}
     for record in records:
         assert not any('instances_val' in o or '=val/' in o
                        for o in record['options'])
     table = open(osp.join(out, 'tune_luminet.md')).read()
-    assert table.count('| luminet |') == 9
-    assert '| luminet | 0.7 | 8.2 | 1 |' in table  # centre: 12/12 iters
+    points = grid_points('luminet')
+    assert table.count('| luminet |') == len(points)
+    first = points[0]  # warm-up 1/12 of 12 iterations = 1
+    assert (f"| luminet | {first['temperature']:g} | "
+            f"{first['loss_weight']:g} | 1 |") in table
     with pytest.raises(SystemExit):
         main(['--tune', '--split', 'val', '--data-root', fake_root])
 
@@ -383,8 +335,12 @@ def test_report_two_methods_three_seeds(tmp_path):
     assert kd[2] == '25.00 ± 2.65'
     # paired deltas vs the student: 3, 2, 4 -> +3.00 ± 1.00, 3 of 3 above
     assert kd[6:8] == ['+3.00 ± 1.00', '3/3']
-    assert kd[8:] == ['—', '— |']  # KD against itself
-    assert student[6:] == ['—', '—', '—', '— |']
+    assert kd[8:10] == ['—', '—']  # KD against itself
+    # plateau criterion: curves [(1, ap / 2), (2, ap)] gain ap / 2 after
+    # the last point at or before 80% of 2 iterations: 11.5, 12, 14
+    assert kd[10] == '+12.50 ± 1.32 |'
+    assert student[6:10] == ['—', '—', '—', '—']
+    assert teacher[10] == '+15.00 ± — |'  # 0.45 - 0.3
 
     md, png = write_comparison_report(_records_2x3(), str(tmp_path), 'val')
     text = open(md).read()
@@ -521,15 +477,17 @@ def test_grid_at_most_9_points_on_existing_keys(method):
 
 
 def test_grid_settings_reach_the_built_losses(teacher_checkpoint, fake_root):
-    point = grid_points('zscore-dkd')[0]
+    point = grid_points('zscore-dkd')[-1]
     options = point_options('zscore-dkd', point, 120) + [
         f'model.teacher.checkpoint={teacher_checkpoint}'
     ]
     cfg = final_config(resolve_configs('zscore-dkd').train, options, fake_root)
     model = MODELS.build(cfg.model)
     loss = model.logit_losses['loss_dkd_cls']
-    assert (loss.temperature, loss.loss_weight) == (2.0, 9.0)
-    assert model.distill_warmup_iters == 10
+    assert (loss.temperature, loss.loss_weight) == (point['temperature'],
+                                                    point['loss_weight'])
+    assert (loss.temperature, loss.loss_weight) != (1.0, 1.0)  # not defaults
+    assert model.distill_warmup_iters == 10  # 1/12 of 120
 
 
 def test_plan_tune_covers_logit_methods_only(tmp_path, fake_root):
@@ -590,3 +548,14 @@ def test_end_to_end_tune_split(shapes_root, tmp_path):
     assert 'instances_tune.json' in dumped
     assert 'instances_val.json' not in dumped
     assert osp.isfile(osp.join(out, 'report_tune.md'))
+
+
+def test_last_fifth_gain():
+    curve = [(350 * k, 0.1 * k) for k in range(1, 11)]  # 350 .. 3500
+    # 80% of 3500 = 2800, a validation point: 1.0 - 0.8
+    assert last_fifth_gain(curve) == pytest.approx(0.2)
+    # no point at 80%: the latest before it (700 of 1000 -> 0.7)
+    assert last_fifth_gain([(1000, 0.9), (350, 0.35),
+                            (700, 0.7)]) == pytest.approx(0.2)
+    assert last_fifth_gain([(100, 0.5)]) is None
+    assert last_fifth_gain([(900, 0.5), (1000, 0.6)]) is None

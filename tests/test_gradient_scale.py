@@ -58,15 +58,21 @@ def test_tool_on_real_rois(shapes_root, teacher_checkpoint, capsys):
     tool = load_tool('analysis/gradient_scale.py')
     tool.main([
         kd, luminet, '--teacher-checkpoint', teacher_checkpoint, '--batches',
-        '1', '--data-root', shapes_root, '--cfg-options',
-        'train_dataloader.num_workers=0',
+        '1', '--temperatures', '2', '--data-root', shapes_root,
+        '--cfg-options', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False'
     ])
     rows = [
         line.split('|') for line in capsys.readouterr().out.splitlines()
         if line.startswith('| kd:') or line.startswith('| luminet:')
     ]
-    assert [r[1].strip()
-            for r in rows] == ['kd:loss_kd_cls', 'luminet:loss_kd_cls']
+    assert [r[1].strip() for r in rows] == [
+        'kd:loss_kd_cls', 'luminet:loss_kd_cls', 'luminet:loss_kd_cls@T2'
+    ]
     assert float(rows[0][4]) == 1.0  # the reference against itself
     assert float(rows[1][3]) > 0 and float(rows[1][6]) > 0
+    assert "'temperature': 2.0" in rows[2][2]
+    # the matching loss_weight is the weight times reference / grad
+    for row in rows[1:]:
+        weight = float(row[2].split("'loss_weight': ")[1].split(',')[0])
+        assert float(row[6]) == pytest.approx(weight / float(row[4]), rel=2e-2)

@@ -1,26 +1,26 @@
 """The main job on the embedded default: distil a shapes teacher end to end.
 
-``python tools/quickstart.py [--methods kd luminet zscore-kd ...]``
+``python tools/quickstart.py [--methods kd luminet ...] [--jobs 2]``
 
 1. generates the synthetic shapes dataset (skipped when already there);
-2. trains the shapes teacher (reused when already trained with the same
-   config, dataset and schedule);
-3. trains the plain student and one distilled student per method, all on the
-   student's schedule and seed, each evaluated with COCO AP on the val split;
-4. measures each model's detection calibration error (D-ECE);
-5. prints and writes ``WORK_DIR/report.md`` (the LumiNet paper's Table 3b
-   form) and ``WORK_DIR/ap_curves.png``.
+2. trains the teacher, the plain student and one distilled student per
+   method, seed 0, each with exactly the per-run configuration of the
+   3-seed comparison (``tools/analysis/compare_methods.py``: same configs,
+   options and one CPU thread per run), two runs at a time on 2 cores;
+   finished runs are kept, so an interrupted quickstart continues;
+3. evaluates each with COCO AP on the val split and its D-ECE;
+4. prints its numbers beside the committed 3-seed reference
+   (``benchmarks/shapes/results.json``, mean ± std) and says where each run
+   falls in the reference spread; writes ``WORK_DIR/report.md`` and
+   ``WORK_DIR/ap_curves.png``.
 
-Training runs are separate ``tools/train.py`` processes; their full logs are
-in each run's work dir, and the progress lines are echoed here.
+Every run is a separate ``tools/train.py`` process; its full log is in its
+work dir and the validation lines are echoed here.
 """
 import argparse
-import hashlib
-import json
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,19 +28,22 @@ from pathlib import Path
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
 sys.path.insert(0, REPO_ROOT)  # this checkout
 
-from mmkd_det.analysis.report import load_run, write_report  # noqa: E402
-from mmkd_det.datasets import SHAPES_DEFAULTS  # noqa: E402
-from mmkd_det.datasets import generate_shapes_dataset  # noqa: E402
-from mmkd_det.utils.cli import add_shapes_split_args  # noqa: E402
-from mmkd_det.utils.methods import leaf_config  # noqa: E402
-from mmkd_det.utils.methods import METHODS, student_config, teacher_config
+from mmkd_det.analysis.comparison import TEACHER_SEED  # noqa: E402
+from mmkd_det.analysis.comparison_plan import plan_comparison, run_all
+from mmkd_det.analysis.comparison_report import write_comparison_report
+from mmkd_det.analysis.reference import reference_table
+from mmkd_det.analysis.results_store import (RESULTS_FILE, git_commit,
+                                             load_records)
+from mmkd_det.datasets import SHAPES_DEFAULTS, generate_shapes_dataset
+from mmkd_det.utils.cli import add_shapes_split_args
+from mmkd_det.utils.methods import METHODS, leaf_config
 
 PAIR = 'shapes'
-TEACHER_CONFIG = teacher_config(PAIR)
-STUDENT_CONFIG = student_config(PAIR)
-DEFAULT_METHODS = ('kd', 'luminet', 'zscore-kd')
-# lines of the training logs worth echoing as progress
-PROGRESS_MARKS = ('Iter(train)', 'coco/bbox_mAP:', 'Traceback', 'Error')
+DEFAULT_METHODS = ('kd', 'luminet')
+REFERENCE = osp.join(REPO_ROOT, 'benchmarks', 'shapes', RESULTS_FILE)
+#: Where the distillation configs look for the teacher by default
+#: (configs/distill/_base_/pairs/shapes.py).
+TEACHER_LINK = osp.join('teacher', 'teacher.pth')
 
 
 def method_config(method: str) -> str:
@@ -50,7 +53,7 @@ def method_config(method: str) -> str:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Teacher, student and distilled students on the '
-        'synthetic shapes dataset, with a COCO AP report.')
+        'synthetic shapes dataset, beside the committed 3-seed reference.')
     parser.add_argument(
         '--methods',
         nargs='+',
@@ -65,119 +68,48 @@ def parse_args(argv=None):
     parser.add_argument(
         '--work-dir', default=osp.join(REPO_ROOT, 'work_dirs', 'quickstart'))
     parser.add_argument(
-        '--retrain-teacher',
-        action='store_true',
-        help='train the teacher even if a matching one exists')
-    parser.add_argument(
-        '--teacher-iters', type=int, help='override the teacher schedule')
-    parser.add_argument(
-        '--student-iters',
+        '--jobs',
         type=int,
-        help='override the schedule of the student and distilled students')
+        default=2,
+        help='runs at a time (default 2: one per core on 2 cores)')
+    parser.add_argument(
+        '--cores',
+        type=int,
+        default=os.cpu_count() or 1,
+        help='CPU cores shared by the runs (default: all)')
+    parser.add_argument(
+        '--reference',
+        default=REFERENCE,
+        help='results.json of the 3-seed comparison to compare with')
     add_shapes_split_args(parser)
     parser.add_argument(
-        '--skip-calibration', action='store_true', help='no D-ECE column')
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='overrides for every run; the runs then differ from the '
+        'reference, and the table says so')
     return parser.parse_args(argv)
 
 
-def run_logged(cmd: list, log_path: str, title: str) -> None:
-    """Run ``cmd``, echo its progress lines, keep the full output in a file."""
-    print(f'\n=== {title}\n$ {" ".join(cmd)}', flush=True)
-    start = time.time()
-    with open(log_path, 'w', encoding='utf-8') as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1)
-        tail = []
-        for line in proc.stdout:
-            log.write(line)
-            tail = (tail + [line])[-40:]
-            if any(mark in line for mark in PROGRESS_MARKS):
-                print('  ' + line.rstrip()[:220], flush=True)
-        if proc.wait() != 0:
-            sys.stdout.write(''.join(tail))
-            raise SystemExit(f'{title} failed (exit {proc.returncode}); '
-                             f'full log: {log_path}')
-    print(f'    done in {time.time() - start:.0f} s', flush=True)
+def link_teacher(checkpoint: str, work_dir: str) -> str:
+    """Copy the teacher where the distillation configs look for it, so
+    ``tools/train.py configs/distill/<method>/<method>_shapes.py`` works
+    after the quickstart without ``model.teacher.checkpoint``."""
+    target = osp.join(work_dir, TEACHER_LINK)
+    os.makedirs(osp.dirname(target), exist_ok=True)
+    shutil.copyfile(checkpoint, target)
+    return target
 
 
-def last_checkpoint(work_dir: str) -> str:
-    with open(osp.join(work_dir, 'last_checkpoint'), encoding='utf-8') as f:
-        path = f.read().strip()
-    return path if osp.isabs(path) else osp.join(work_dir, path)
-
-
-def train(config: str, work_dir: str, data_root: str, title: str,
-          options: list) -> str:
-    """Train ``config`` from scratch into ``work_dir``; return the checkpoint.
-    """
-    # a fresh work dir: the report reads every log found in it
-    shutil.rmtree(work_dir, ignore_errors=True)
-    os.makedirs(work_dir)
-    cmd = [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'train.py'), config, '--work-dir',
-        work_dir, '--data-root', data_root
-    ]
-    if options:
-        cmd += ['--cfg-options'] + options
-    run_logged(cmd, osp.join(work_dir, 'quickstart_train.log'), title)
-    return last_checkpoint(work_dir)
-
-
-def teacher_key(args, dataset_meta: dict) -> str:
-    """What the trained teacher depends on: config text, data, schedule."""
-    with open(TEACHER_CONFIG, 'rb') as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    return json.dumps(
-        dict(config=digest, data=dataset_meta, iters=args.teacher_iters),
-        sort_keys=True)
-
-
-def prepare_teacher(args, dataset_meta: dict) -> str:
-    """Train the teacher unless a matching one exists; return the checkpoint.
-    """
-    teacher_dir = osp.join(args.work_dir, 'teacher')
-    checkpoint = osp.join(teacher_dir, 'teacher.pth')
-    key_file = osp.join(teacher_dir, 'teacher_key.json')
-    key = teacher_key(args, dataset_meta)
-    if (not args.retrain_teacher and osp.isfile(checkpoint)
-            and osp.isfile(key_file)
-            and Path(key_file).read_text(encoding='utf-8') == key):
-        print(f'\n=== Teacher: reusing {checkpoint}')
-        return checkpoint
-    options = ([f'train_cfg.max_iters={args.teacher_iters}']
-               if args.teacher_iters else [])
-    trained = train(TEACHER_CONFIG, teacher_dir, args.data_root,
-                    'Teacher (ResNet-34/32-wide Faster R-CNN FPN)', options)
-    shutil.copyfile(trained, checkpoint)
-    with open(key_file, 'w', encoding='utf-8') as f:
-        f.write(key)
-    return checkpoint
-
-
-def calibrate(config: str, checkpoint: str, work_dir: str,
-              data_root: str) -> None:
-    cmd = [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'analysis', 'calibration.py'), config,
-        checkpoint, '--out-dir', work_dir, '--data-root', data_root
-    ]
-    run_logged(cmd, osp.join(work_dir, 'quickstart_calibration.log'),
-               f'D-ECE of {osp.basename(work_dir)}')
-
-
-def main():
-    args = parse_args()
+def main(argv=None, run_command=None) -> int:
+    """Runs the quickstart; ``run_command`` replaces the process runner
+    (tests). Returns 0 when every run finished, 1 otherwise."""
+    args = parse_args(argv)
     # absolute: the runs start in the repository root, wherever we are now
     args.work_dir = osp.abspath(args.work_dir)
     args.data_root = osp.abspath(args.data_root)
     start = time.time()
-    os.makedirs(args.work_dir, exist_ok=True)
 
     print('=== Dataset', flush=True)
     summary = generate_shapes_dataset(
@@ -186,8 +118,6 @@ def main():
         num_train=args.num_train,
         num_val=args.num_val,
         skip_existing=True)
-    with open(osp.join(args.data_root, 'meta.json'), encoding='utf-8') as f:
-        dataset_meta = json.load(f)
     print(
         f"    {args.data_root}: {summary['train']['num_images']} train / "
         f"{summary['val']['num_images']} val images" +
@@ -195,37 +125,38 @@ def main():
          f" (generated in {summary['seconds']:.0f} s)"),
         flush=True)
 
-    teacher_ckpt = prepare_teacher(args, dataset_meta)
-    student_options = ([f'train_cfg.max_iters={args.student_iters}']
-                       if args.student_iters else [])
-    runs = [('teacher', TEACHER_CONFIG, teacher_ckpt)]
-    checkpoint = train(STUDENT_CONFIG, osp.join(args.work_dir,
-                                                'student'), args.data_root,
-                       'Student (ResNet-18/8-wide)', student_options)
-    runs.append(('student', STUDENT_CONFIG, checkpoint))
-    for method in args.methods:
-        checkpoint = train(
-            method_config(method), osp.join(args.work_dir, method),
-            args.data_root, f'Distilled student: {method}',
-            student_options + [f'model.teacher.checkpoint={teacher_ckpt}'])
-        runs.append((method, STUDENT_CONFIG, checkpoint))
+    teacher, runs = plan_comparison(['teacher', 'student'] + args.methods,
+                                    [TEACHER_SEED], 'val', args.work_dir,
+                                    args.data_root, args.cfg_options)
+    print(
+        f'=== Training {1 + len(runs)} runs, {args.jobs} at a time '
+        f'(about 15 minutes on 2 cores for the default methods); logs in '
+        f'{args.work_dir}/val/<run>/seed0/',
+        flush=True)
+    records, failures = run_all(
+        teacher,
+        runs,
+        args.work_dir,
+        git_commit(REPO_ROOT, exclude=[args.work_dir]),
+        jobs=args.jobs,
+        cores=args.cores,
+        **({} if run_command is None else dict(run_command=run_command)),
+        log=lambda line: print(
+            f'[{time.time() - start:5.0f} s] {line}', flush=True))
+    link_teacher(teacher.checkpoint, args.work_dir)
+    md, png = write_comparison_report(records, args.work_dir, 'val')
 
-    if not args.skip_calibration:
-        for name, config, checkpoint in runs:
-            # a distillation checkpoint evaluates with the plain student
-            calibrate(config, checkpoint, osp.join(args.work_dir, name),
-                      args.data_root)
-
-    results = [
-        load_run(osp.join(args.work_dir, name), name=name)
-        for name, _, _ in runs
-    ]
-    md_path, png_path = write_report(results, args.work_dir)
-    with open(md_path, encoding='utf-8') as f:
-        print('\n' + f.read())
-    print(f'Wrote {md_path} and {png_path} in {time.time() - start:.0f} s '
-          'in total.')
+    reference = load_records(args.reference)
+    print(f'\n=== Your runs beside the reference ({args.reference}: '
+          f'{len({r["seed"] for r in reference if r["split"] == "val"})} '
+          'seeds)\n')
+    print(reference_table(records, reference))
+    print(f'\nFull report: {md} and {png}; {time.time() - start:.0f} s in '
+          'total.')
+    for spec, error in failures:
+        print(f'\nFAILED {spec.name}: {error}', file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -5,10 +5,12 @@ split; :func:`plan_tune` the grid runs of ``--tune`` (on ``tune`` only).
 Both put the teacher apart: it is trained once (seed
 :data:`~mmkd_det.analysis.comparison.TEACHER_SEED`) unless a checkpoint is
 given, and every distillation run is planned with its final checkpoint.
-:func:`run_all` skips finished runs and merges every record into
-``results.json`` as soon as its run finishes.
+:func:`run_all` skips finished runs, trains the teacher beside the runs that
+do not need it and merges every record into ``results.json`` as soon as its
+run finishes.
 """
 import os.path as osp
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -186,8 +188,11 @@ def run_all(
 ) -> Tuple[List[dict], List[Tuple[RunSpec, str]]]:
     """Runs what is not finished; records go into ``out_dir/results.json``.
 
-    The teacher runs first, alone, with all ``cores``; then ``jobs`` runs
-    at a time, each with ``max(1, cores // jobs)`` threads. A failed run is
+    ``jobs`` runs at a time, each with ``max(1, cores // jobs)`` threads
+    (one thread per run is what a small shared machine runs fastest,
+    benchmarks/shapes/schedule_study.md). The teacher starts first, and the
+    runs that do not need it (plain students) share the cores with it; each
+    distillation run waits for the teacher's checkpoint. A failed run is
     reported and the others go on.
 
     Args:
@@ -204,7 +209,7 @@ def run_all(
         ``(records of all finished runs in plan order, [(run, error)])``.
 
     Raises:
-        RuntimeError: The teacher failed (no distillation can run).
+        RuntimeError: The teacher failed (no distillation could run).
     """
     results_path = osp.join(out_dir, RESULTS_FILE)
     records = {}
@@ -214,31 +219,49 @@ def run_all(
             records[spec.work_dir] = record
     if records:
         add_records(results_path, list(records.values()))
+    train_teacher = teacher is not None and teacher.work_dir not in records
     todo = [s for s in runs if s.work_dir not in records]
     log(f'{len(records)} finished run(s) found, {len(todo)} to run' +
-        ('' if teacher is None or teacher.work_dir in records else
-         ' after the teacher'))
+        (' and the teacher' if train_teacher else ''))
+    threads = max(1, cores // max(1, jobs))
+    teacher_done = threading.Event()
+    teacher_error: List[str] = []
 
-    def finish(spec: RunSpec, threads: int) -> dict:
+    def finish(spec: RunSpec) -> dict:
+        if spec.method in METHODS and train_teacher:
+            teacher_done.wait()
+            if teacher_error:
+                raise RuntimeError(f'the teacher failed: {teacher_error[0]}')
         log(f'start {spec.name} ({threads} thread(s))')
-        record = execute(spec, commit, threads, run_command)
+        try:
+            record = execute(spec, commit, threads, run_command)
+        except Exception as error:
+            if spec is teacher:
+                teacher_error.append(str(error))
+            raise
+        finally:
+            if spec is teacher:
+                teacher_done.set()
         add_records(results_path, [record])
         records[spec.work_dir] = record
         log(f'done  {spec.name}: AP {100 * record["bbox_mAP"]:.2f} in '
             f'{record["train_time_s"]:.0f} s')
         return record
 
-    if teacher is not None and teacher.work_dir not in records:
-        finish(teacher, cores)
+    # the teacher first, then what does not need it, then the distillation
+    ordered_todo = ([teacher] if train_teacher else []) + sorted(
+        todo, key=lambda s: s.method in METHODS)
     failures = []
-    threads = max(1, cores // max(1, jobs))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(finish, s, threads): s for s in todo}
+        futures = {pool.submit(finish, s): s for s in ordered_todo}
         for future in as_completed(futures):
             if future.exception() is not None:
                 spec = futures[future]
                 failures.append((spec, str(future.exception())))
                 log(f'FAILED {spec.name}: {future.exception()}')
+    if teacher_error:
+        raise RuntimeError(f'The teacher failed, so no distillation ran: '
+                           f'{teacher_error[0]}')
     ordered = [
         records[s.work_dir]
         for s in ([teacher] if teacher else []) + list(runs)

@@ -11,7 +11,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .comparison import BASELINES, METHODS
 from .report import CURVES_FILE, REPORT_FILE, plot_curve_bands
-from .stats import NA, curve_band, format_summary, paired_deltas, summarize
+from .stats import (NA, curve_band, format_summary, last_fifth_gain,
+                    paired_deltas, summarize)
 
 METRICS = (('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75',
                                                          'bbox_mAP_75'))
@@ -68,7 +69,8 @@ def render_comparison(records: Sequence[dict],
     """
     groups = by_method(records)
     header = ['Method', 'n'] + [t for t, _ in METRICS] + [
-        'D-ECE (%)', 'ΔAP vs student', '> student', 'ΔAP vs KD', '> KD'
+        'D-ECE (%)', 'ΔAP vs student', '> student', 'ΔAP vs KD', '> KD',
+        'AP gain, last 1/5'
     ]
     rows = [header, [':---'] + ['---:'] * (len(header) - 1)]
     for method, runs in groups.items():
@@ -79,6 +81,16 @@ def render_comparison(records: Sequence[dict],
         row += _delta_cells(runs, None if no_delta else groups.get(student))
         row += _delta_cells(
             runs, None if no_delta or method == kd else groups.get(kd))
+        gains = {
+            seed: last_fifth_gain(r.get('ap_curve') or [])
+            for seed, r in runs.items()
+        }
+        row.append(
+            _summary_cell({
+                s: g
+                for s, g in gains.items() if g is not None
+            },
+                          signed=True))
         rows.append(row)
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
 
@@ -125,7 +137,9 @@ def write_comparison_report(records: Sequence[dict], out_dir: str,
         'mean ± sample standard deviation (n − 1) over seeds, `± —` where '
         'n = 1. ΔAP is paired per seed: the mean ± std over the common '
         'seeds of (method − baseline) AP, and `k/n` counts the seeds where '
-        'the method is above the baseline.')
+        'the method is above the baseline. "AP gain, last 1/5" is the '
+        'plateau criterion: AP at the end minus AP at the last validation '
+        'at or before 80% of the schedule (flat: below +1).')
     md = osp.join(out_dir, REPORT_FILE.replace('.md', f'{suffix}.md'))
     with open(md, 'w', encoding='utf-8') as f:
         f.write(f'# Method comparison ({split})\n\n'

@@ -10,6 +10,8 @@ tool); nothing here scales or rounds except :func:`format_summary`.
   order and initialisation), which removes the between-seed spread that both
   share; its mean equals the difference of the means over the common seeds.
 * :func:`curve_band` gives the mean AP curve and its min-max band over seeds.
+* :func:`last_fifth_gain` is the plateau criterion of a curve: what it
+  gained over the last fifth of the schedule.
 """
 import math
 from dataclasses import dataclass
@@ -125,3 +127,21 @@ def curve_band(
     columns = [[m[s] for m in maps] for s in steps]
     return (steps, [math.fsum(c) / len(c) for c in columns],
             [min(c) for c in columns], [max(c) for c in columns])
+
+
+def last_fifth_gain(curve: Sequence[Tuple[int, float]]) -> Optional[float]:
+    """AP gained over the last fifth of a run: the plateau criterion.
+
+    Args:
+        curve: ``[(iteration, value), ...]`` of one run, any order.
+
+    Returns:
+        The value at the last iteration minus the value at the latest
+        point at or before 80% of it; None without such a point.
+    """
+    points = sorted(curve)
+    if len(points) < 2:
+        return None
+    last_iter, last = points[-1]
+    before = [v for i, v in points if i <= 0.8 * last_iter]
+    return last - before[-1] if before else None

@@ -63,8 +63,7 @@ def main(argv=None) -> None:
     model.init_weights()
     if args.student_checkpoint:
         with checkpoint_safe_globals():  # a training checkpoint's meta
-            load_checkpoint(
-                model, args.student_checkpoint, map_location='cpu')
+            load_checkpoint(model, args.student_checkpoint, map_location='cpu')
     model.train()
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=args.seed)
     batches = collect_roi_logits(model, loader, args.batches)
