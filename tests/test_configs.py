@@ -122,36 +122,44 @@ def test_leaf_is_pair_base_plus_method_fragments(method, pair):
     model = cfg.model.to_dict()
     logit = model.pop('logit_losses', None)
     feature = model.pop('feature_losses', None)
+    warmup = model.pop('distill_warmup_fraction', None)
     assert model == base.model.to_dict()
 
-    expected_logit, expected_feature = None, None
+    expected_logit, expected_feature, expected_warmup = None, None, None
     for path in fragment_configs(method):
         fragment = load_config(path)
-        # the losses and nothing else (a combined fragment has both kinds)
+        # the losses (a combined fragment has both kinds) and the logit
+        # losses' warm-up, nothing else
         assert fragment.keys() and set(fragment.keys()) <= {
-            'logit_losses', 'feature_losses_by_pair'
+            'logit_losses', 'feature_losses_by_pair', 'distill_warmup_fraction'
         }, path
         if 'logit_losses' in fragment:
             expected_logit = fragment.logit_losses.to_dict()
+            expected_warmup = fragment.get('distill_warmup_fraction')
         if 'feature_losses_by_pair' in fragment:
             expected_feature = fragment.feature_losses_by_pair[pair].to_dict()
     assert logit == expected_logit and feature == expected_feature
+    assert warmup == expected_warmup
     kind = METHODS[method].kind
     assert (logit is not None) == ('logit' in kind)
     assert (feature is not None) == ('feature' in kind)
 
 
 def test_combined_fragment_is_exactly_its_parts():
-    """luminet-reviewkd.py is LumiNet's logit losses and ReviewKD's feature
-    losses, unchanged, and nothing else."""
+    """luminet-reviewkd.py is LumiNet's logit losses and warm-up and
+    ReviewKD's feature losses, unchanged, and nothing else."""
 
     def fragment(name):
         return load_config(
             osp.join(CONFIGS, 'distill', '_base_', 'losses', f'{name}.py'))
 
     both = fragment('luminet-reviewkd')
-    assert set(both.keys()) == {'logit_losses', 'feature_losses_by_pair'}
+    assert set(both.keys()) == {
+        'logit_losses', 'feature_losses_by_pair', 'distill_warmup_fraction'
+    }
     assert both.logit_losses == fragment('luminet').logit_losses
+    assert both.distill_warmup_fraction == \
+        fragment('luminet').distill_warmup_fraction
     assert both.feature_losses_by_pair == \
         fragment('reviewkd').feature_losses_by_pair
 
@@ -300,10 +308,13 @@ def test_distill_config_fits_its_teacher(method, pair):
         # where the quickstart, or tools/train.py TEACHER_CONFIG, leaves it
         expected = {
             'shapes': 'quickstart/teacher/teacher.pth',
-            'cascade_shapes': 'cascade-rcnn_r34-w32_fpn_shapes/iter_700.pth'
+            'cascade_shapes': 'cascade-rcnn_r34-w32_fpn_shapes/iter_3000.pth'
         }[pair]
         assert osp.normpath(checkpoint) == osp.join(REPO_ROOT, 'work_dirs',
                                                     expected)
+        if pair == 'cascade_shapes':  # the teacher's last checkpoint
+            max_iters = load_config(teacher_path).train_cfg.max_iters
+            assert expected.endswith(f'/iter_{max_iters}.pth')
     else:
         assert checkpoint.startswith('https://download.openmmlab.com/')
 

@@ -164,7 +164,10 @@ def test_optimizer_excludes_teacher(teacher_checkpoint):
 
 
 def test_distill_warmup_scales_losses(teacher_checkpoint):
-    model, _ = build_distiller(teacher_checkpoint, distill_warmup_iters=10)
+    model, _ = build_distiller(
+        teacher_checkpoint,
+        distill_warmup_iters=10,
+        distill_warmup_fraction=0.0)
     hub = MessageHub.get_current_instance()
     logits = torch.randn(6, 9)
     labels = torch.tensor([0, 1, 8, 8, 2, 8])
@@ -182,6 +185,44 @@ def test_distill_warmup_scales_losses(teacher_checkpoint):
         assert kd_at(9).item() == pytest.approx(full.item())
     finally:
         hub.update_info('iter', 0)
+
+
+def test_distill_warmup_as_a_fraction_of_the_run(teacher_checkpoint,
+                                                 monkeypatch):
+    # 1/12 of 120 iterations = 10, the same ramp as distill_warmup_iters=10
+    model, _ = build_distiller(
+        teacher_checkpoint, distill_warmup_fraction=1 / 12)
+    hub = MessageHub.get_current_instance()
+    saved = dict(hub.runtime_info)
+    try:
+        hub.update_info('max_iters', 120)
+        for cur_iter, factor in ((0, 0.1), (4, 0.5), (9, 1.0), (500, 1.0)):
+            hub.update_info('iter', cur_iter)
+            assert model.distill_weight() == pytest.approx(factor)
+        hub.update_info('max_iters', 3500)  # the shapes schedule: 292
+        hub.update_info('iter', 145)
+        assert model.distill_weight() == pytest.approx(146 / 292)
+        hub.update_info('max_iters', None)  # no runner: no schedule
+        hub.update_info('iter', 0)
+        from mmkd_det.models.distillers import warmup
+        messages = []
+        monkeypatch.setattr(warmup, 'print_log',
+                            lambda msg, **kwargs: messages.append(msg))
+        assert model.distill_weight() == 1.0
+        assert model.distill_weight() == 1.0
+        assert len(messages) == 1 and 'is not applied' in messages[0]
+    finally:  # the hub is global: leave it as it was
+        hub.update_info('iter', saved.get('iter', 0))
+        if 'max_iters' in saved:
+            hub.update_info('max_iters', saved['max_iters'])
+        else:
+            hub._runtime_info.pop('max_iters', None)  # no public remover
+    for bad, match in ((dict(distill_warmup_fraction=1.0), r'\[0, 1\)'),
+                       (dict(distill_warmup_iters=-1), '>= 0'), (dict(
+                           distill_warmup_iters=5,
+                           distill_warmup_fraction=0.1), 'not both')):
+        with pytest.raises(ValueError, match=match):
+            build_distiller(teacher_checkpoint, **bad)
 
 
 def test_teacher_inputs_renormalised_when_preprocessors_differ(

@@ -48,7 +48,8 @@ TEACHER_SEED = 0
 MARKER = 'result.json'
 SPLITS = ('val', 'tune')
 #: Model keys whose values are a method's settings.
-SETTING_KEYS = ('logit_losses', 'feature_losses', 'distill_warmup_iters')
+SETTING_KEYS = ('logit_losses', 'feature_losses', 'distill_warmup_iters',
+                'distill_warmup_fraction')
 #: ``run_command(cmd, log_path, env)``: runs ``cmd``, raises on failure.
 RunCommand = Callable[[List[str], str, Dict[str, str]], None]
 

@@ -1,11 +1,12 @@
 # LumiNet + ReviewKD ("Ours*" in the LumiNet paper);
 # shapes Cascade R-CNN ResNet-34/32-wide -> Faster ResNet-18/8-wide.
-# The bases give the pair and the method's losses; the model takes the
-# losses with pop(), which leaves no copy at the top level (README,
+# The bases give the pair and the method's losses and warm-up; the model
+# takes them with pop(), which leaves no copy at the top level (README,
 # "Configs").
 _base_ = [
     '../_base_/pairs/cascade_shapes.py', '../_base_/losses/luminet-reviewkd.py'
 ]
 model = dict(
     logit_losses=_base_.pop('logit_losses'),
+    distill_warmup_fraction=_base_.pop('distill_warmup_fraction'),
     feature_losses=_base_.pop('feature_losses_by_pair')['cascade_shapes'])

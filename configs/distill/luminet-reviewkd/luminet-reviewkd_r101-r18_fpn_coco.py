@@ -1,7 +1,7 @@
 # LumiNet + ReviewKD ("Ours*" in the LumiNet paper);
 # R101-FPN -> R18-FPN on COCO.
-# The bases give the pair and the method's losses; the model takes the
-# losses with pop(), which leaves no copy at the top level (README,
+# The bases give the pair and the method's losses and warm-up; the model
+# takes them with pop(), which leaves no copy at the top level (README,
 # "Configs").
 _base_ = [
     '../_base_/pairs/r101-r18_fpn_coco.py',
@@ -9,4 +9,5 @@ _base_ = [
 ]
 model = dict(
     logit_losses=_base_.pop('logit_losses'),
+    distill_warmup_fraction=_base_.pop('distill_warmup_fraction'),
     feature_losses=_base_.pop('feature_losses_by_pair')['r101-r18_fpn_coco'])

@@ -1,9 +1,11 @@
 # LumiNet: KD on perception-normalized RoI logits;
 # R101-FPN -> R18-FPN on COCO.
-# The bases give the pair and the method's losses; the model takes the
-# losses with pop(), which leaves no copy at the top level (README,
+# The bases give the pair and the method's losses and warm-up; the model
+# takes them with pop(), which leaves no copy at the top level (README,
 # "Configs").
 _base_ = [
     '../_base_/pairs/r101-r18_fpn_coco.py', '../_base_/losses/luminet.py'
 ]
-model = dict(logit_losses=_base_.pop('logit_losses'))
+model = dict(
+    logit_losses=_base_.pop('logit_losses'),
+    distill_warmup_fraction=_base_.pop('distill_warmup_fraction'))

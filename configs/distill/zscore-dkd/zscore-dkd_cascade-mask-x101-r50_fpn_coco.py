@@ -1,10 +1,12 @@
 # DKD on Z-score (logit-standardized) RoI logits;
 # Cascade Mask R-CNN X101-32x4d -> Faster R50-FPN (2x) on COCO.
-# The bases give the pair and the method's losses; the model takes the
-# losses with pop(), which leaves no copy at the top level (README,
+# The bases give the pair and the method's losses and warm-up; the model
+# takes them with pop(), which leaves no copy at the top level (README,
 # "Configs").
 _base_ = [
     '../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py',
     '../_base_/losses/zscore-dkd.py'
 ]
-model = dict(logit_losses=_base_.pop('logit_losses'))
+model = dict(
+    logit_losses=_base_.pop('logit_losses'),
+    distill_warmup_fraction=_base_.pop('distill_warmup_fraction'))

@@ -8,13 +8,13 @@ from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from mmengine.logging import MessageHub
 from torch import Tensor
 
 from .roi_heads import (StudentRecord, check_softmax_classifier,
                         check_teacher_roi_head, is_cascade, stage_weights,
                         student_roi_head_cfg, teacher_roi_logits)
 from .teacher import build_teacher
+from .warmup import DistillWarmup
 
 
 @MODELS.register_module()
@@ -66,6 +66,9 @@ class RoIDistiller(TwoStageDetector):
             them from the student's and the teacher's necks.
         distill_warmup_iters (int): linearly ramp the distillation weights
             from ~0 to 1 over this many iterations. 0 disables the warm-up.
+        distill_warmup_fraction (float): or over this fraction of the run's
+            iterations (:class:`~.warmup.DistillWarmup`); at most one of
+            the two.
         distill_stage_weights (list[float], optional): weight of each
             cascade stage's logit losses; default: the student's mmdet
             ``stage_loss_weights`` (``[1.0]`` for a one-stage RoI head).
@@ -85,6 +88,7 @@ class RoIDistiller(TwoStageDetector):
                  logit_losses: OptConfigType = None,
                  feature_losses: OptConfigType = None,
                  distill_warmup_iters: int = 0,
+                 distill_warmup_fraction: float = 0.0,
                  distill_stage_weights: Optional[Sequence[float]] = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -92,9 +96,7 @@ class RoIDistiller(TwoStageDetector):
             raise ValueError(
                 'RoIDistiller needs at least one of logit_losses or '
                 'feature_losses; without them train the plain student config.')
-        if distill_warmup_iters < 0:
-            raise ValueError('distill_warmup_iters must be >= 0, got '
-                             f'{distill_warmup_iters}.')
+        warmup = DistillWarmup(distill_warmup_iters, distill_warmup_fraction)
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -104,7 +106,7 @@ class RoIDistiller(TwoStageDetector):
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        self.distill_warmup_iters = distill_warmup_iters
+        self.warmup = warmup
         self.distill_stage_weights = self._stage_weights(distill_stage_weights)
         teacher = dict(teacher)
         unknown = set(teacher) - {'config', 'checkpoint'}
@@ -233,10 +235,7 @@ class RoIDistiller(TwoStageDetector):
 
     def distill_weight(self) -> float:
         """Current warm-up factor of the distillation losses, in (0, 1]."""
-        if self.distill_warmup_iters == 0:
-            return 1.0
-        cur_iter = MessageHub.get_current_instance().get_info('iter', 0)
-        return min(1.0, (cur_iter + 1) / self.distill_warmup_iters)
+        return self.warmup.factor()
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> dict:

@@ -1,12 +1,27 @@
-# Logit-loss fragment: defines only `logit_losses`, which a leaf moves into
-# its model (see README, "Configs"). loss_weight multiplies T^2 * KL averaged
-# over the sampled RoIs (README, "Loss conventions"). Detection settings
-# follow the DKD/ReviewKD detection code, which LumiNet says it followed;
-# where a paper gives no detection setting we say why.
+# Logit-loss fragment: defines `logit_losses` and `distill_warmup_fraction`,
+# which a leaf moves into its model (see README, "Configs"). loss_weight
+# multiplies T^2 * KL averaged over the sampled RoIs (README, "Loss
+# conventions").
 
 # Logit-standardized KD (Sun et al. 2024): Hinton KD (./kd.py) on Z-score
-# RoI logits with their public base temperature 2 and KD weight 9 (CIFAR and
-# ImageNet alike); no detection setting exists.
+# RoI logits. Its public setting (base T 2, KD weight 9) is a classification
+# one; no detection setting exists, so the setting comes from a rule and a
+# grid on the shapes `tune` split, never on val (issue 9;
+# mmkd_det/analysis/tune_grid.py):
+# - the grid: T 2 (LS-KD's base temperature) or 1 (the DKD detection
+#   baseline's) x the loss_weight whose per-RoI gradient into the student's
+#   logits matches KD's (T 1, weight 1) at the start of training or on a
+#   trained student (benchmarks/shapes/gradient_scale.md) x LumiNet's linear
+#   ramp over 1/12 of the schedule (LS-KD has none; the trained-state weight
+#   pulls 18-24 times harder than KD at the start);
+# - chosen, the best tune AP of the 4 points
+#   (benchmarks/shapes/tune_zscore-kd.md): T 2, weight 4.0 (matching KD on a
+#   trained student), 56.7 AP against 55.5-56.4 for the other points and
+#   56.0 for the plain student (one seed each).
+# COCO leaves take the same values. The gradient match was measured on the
+# shapes pair only (no COCO teacher or data here); before a long COCO run,
+# re-measure it for the pair with tools/analysis/gradient_scale.py.
 _base_ = './kd.py'
 logit_losses = dict(
-    loss_kd_cls=dict(logit_norm='zscore', temperature=2.0, loss_weight=9.0))
+    loss_kd_cls=dict(logit_norm='zscore', temperature=2.0, loss_weight=4.0))
+distill_warmup_fraction = 1 / 12

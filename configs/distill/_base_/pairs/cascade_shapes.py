@@ -15,5 +15,5 @@ model = dict(
         config='{{fileDirname}}/../../../detectors/'
         'cascade-rcnn_r34-w32_fpn_shapes.py',
         checkpoint='{{fileDirname}}/../../../../work_dirs/'
-        'cascade-rcnn_r34-w32_fpn_shapes/iter_700.pth'))
+        'cascade-rcnn_r34-w32_fpn_shapes/iter_3000.pth'))
 optim_wrapper = dict(constructor='DistillOptimWrapperConstructor')
