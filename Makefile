@@ -20,7 +20,7 @@ OMP_NUM_THREADS ?= 1
 TEST_ENV := OMP_NUM_THREADS=$(OMP_NUM_THREADS)
 LINT_PATHS := mmkd_det tools tests configs setup.py
 
-.PHONY: install quickstart lint test test-fast clean
+.PHONY: install quickstart benchmark tune lint test test-fast clean
 
 install: $(STAMP)
 
@@ -36,6 +36,16 @@ $(STAMP): setup.py Makefile
 
 quickstart: $(STAMP)
 	$(VPY) tools/quickstart.py $(QUICKSTART_ARGS)
+
+# the committed reference: teacher, student and all nine methods, 3 seeds, on
+# val (resumable: run it again after an interruption); about 2 hours here
+BENCHMARK_ARGS ?= --jobs 2
+benchmark: $(STAMP)
+	$(VPY) tools/analysis/compare_methods.py --seeds 0 1 2 $(BENCHMARK_ARGS)
+
+# the tuning grid of the logit methods on the tune split (one seed)
+tune: $(STAMP)
+	$(VPY) tools/analysis/compare_methods.py --tune $(BENCHMARK_ARGS)
 
 # mmdet's linters with the settings in setup.cfg; all three run, nothing
 # is changed, and it fails if any of them finds something
