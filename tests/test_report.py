@@ -209,3 +209,20 @@ def test_cli_prints_table(work_dirs, tmp_path, capsys):
     assert '| KD | 30.50 | 50.10 | 31.80 | +0.70 | — | 7.34 |' in out
     assert (tmp_path / 'report.md').is_file()
     assert (tmp_path / 'ap_curves.png').is_file()
+
+
+def test_empty_validation_counts_as_zero_ap(tmp_path):
+    # CocoMetric logs no metric when nothing was detected: only the val
+    # loop's timing reaches scalars.json. That point is AP 0, and a run
+    # whose last validation is empty ends at AP 0, not at its last value.
+    empty_val = {'data_time': 0.01, 'time': 0.05}
+    _log(tmp_path / 'collapsed', '20240101_000000', [
+        _train(10), (10, empty_val),
+        _train(20), (20, _val_line(0.2, 0.4, 0.1)),
+        _train(30), (30, dict(empty_val))
+    ])
+    run = load_run(str(tmp_path / 'collapsed'))
+    assert run.curve == [(10, 0.0), (20, pytest.approx(0.2)), (30, 0.0)]
+    assert run.final_iter == 30
+    assert run.metrics['coco/bbox_mAP'] == 0.0
+    assert run.metrics['coco/bbox_mAP_75'] == 0.0

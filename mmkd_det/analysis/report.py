@@ -119,8 +119,29 @@ def read_scalars(path: str) -> List[dict]:
 
 
 def validation_records(records: Sequence[dict]) -> List[dict]:
-    """Keeps the validation lines (those carrying ``coco/bbox_mAP``)."""
-    return [r for r in records if VAL_KEY in r]
+    """Keeps the validation lines, an empty validation counted as AP 0.
+
+    Training lines carry ``lr``; validation lines do not, and carry
+    ``coco/bbox_mAP`` unless the model detected nothing at all: mmdet's
+    ``CocoMetric`` then logs no metric, only the loop's ``time`` and
+    ``data_time``. Such a validation is kept with every table metric 0, so
+    that a run that stops detecting (a collapse, an unstable start) shows
+    AP 0 there instead of silently losing the point or keeping its last
+    non-empty value as its final one.
+
+    Args:
+        records: Scalar log lines, oldest first.
+
+    Returns:
+        The validation lines, oldest first.
+    """
+    kept = []
+    for record in records:
+        if VAL_KEY in record:
+            kept.append(record)
+        elif 'lr' not in record and 'step' in record:
+            kept.append({**{key: 0.0 for _, key in METRIC_COLUMNS}, **record})
+    return kept
 
 
 def ap_curve(val_records: Sequence[dict]) -> List[Tuple[int, float]]:
