@@ -6,13 +6,13 @@ teacher (KD loads ``work_dirs/compare/val/teacher/seed0/iter_3000.pth``)::
 
     python benchmarks/shapes/probes/roi_align_sampling.py [student teacher kd]
 
-One thread. Per model, both settings are built from the same seed and run
-alternately, 10 training steps each, 6 times, on 8 fixed batches of shapes
-training images; it prints the median seconds per step and their ratio.
+One thread. Per model, both settings are built from the same seed and
+timed round robin (``mmkd_det.utils.benchmark.time_interleaved``: 5
+untimed, then 60 timed steps each) on 8 fixed batches of shapes training
+images; it prints the median seconds per step and their ratio.
 """
 import os.path as osp
 import sys
-import time
 
 import torch
 from mmdet.registry import DATASETS, MODELS
@@ -59,10 +59,8 @@ def make_step(model, dataset):
     def step():
         data = batches[calls[0] % len(batches)]
         calls[0] += 1
-        losses = model.loss(data['inputs'], data['data_samples'])
-        loss = sum(
-            sum(v) if isinstance(v, list) else v for k, v in losses.items()
-            if 'loss' in k)
+        loss, _ = model.parse_losses(
+            model.loss(data['inputs'], data['data_samples']))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -74,19 +72,11 @@ def main() -> None:
     torch.set_num_threads(1)
     init_default_scope('mmdet')
     import mmkd_det  # noqa: F401  (registers the shapes dataset, distiller)
+    from mmkd_det.utils.benchmark import summarize, time_interleaved
     for name in sys.argv[1:] or list(CONFIGS):
         steps = {ratio: make_step(*build(name, ratio)) for ratio in (0, 1)}
-        times = {ratio: [] for ratio in steps}
-        for step in steps.values():
-            for _ in range(5):  # warm-up
-                step()
-        for _ in range(6):
-            for ratio, step in steps.items():
-                start = time.perf_counter()
-                for _ in range(10):
-                    step()
-                times[ratio].append((time.perf_counter() - start) / 10)
-        median = {r: sorted(t)[len(t) // 2] for r, t in times.items()}
+        times = summarize(time_interleaved(steps, iters=60, warmup=5))
+        median = {ratio: ms / 1000 for ratio, (ms, _) in times.items()}
         print(
             f'{name:8s} s/iter sampling_ratio 0: {median[0]:.4f}  '
             f'1: {median[1]:.4f}  ratio 0/1: {median[0] / median[1]:.2f}',
