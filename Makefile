@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # `make test OMP_NUM_THREADS=2`.
 OMP_NUM_THREADS ?= 1
 TEST_ENV := OMP_NUM_THREADS=$(OMP_NUM_THREADS)
-LINT_PATHS := mmkd_det tools tests configs setup.py
+LINT_PATHS := mmkd_det tools tests configs benchmarks setup.py
 
 .PHONY: install quickstart benchmark tune lint test test-fast clean
 
