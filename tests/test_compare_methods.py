@@ -5,6 +5,7 @@ writes; resume-and-skip with a stub in place of the training processes;
 the report of 2 methods x 3 seeds; the tuning grid against the configs. One
 slow end-to-end run trains a real student for 2 iterations.
 """
+import json
 import os
 import os.path as osp
 import runpy
@@ -29,6 +30,7 @@ from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
                                      last_fifth_gain, paired_deltas, summarize)
 from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
                                          point_options, warmup_iters)
+from mmkd_det.datasets.shapes import SHAPES_VERSION, shapes_args_mismatch
 from mmkd_det.utils import methods as registry
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -220,6 +222,55 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     assert main(argv + ['--dry-run']) == 0
     states = capsys.readouterr().out.split()[::2]
     assert states == ['stale'] * 5
+
+
+def _write_meta(root: str, **args) -> None:
+    """A shapes ``meta.json`` whose arguments are the defaults + ``args``."""
+    with open(osp.join(root, 'meta.json'), 'w') as f:
+        json.dump(dict(version=SHAPES_VERSION, args=args), f)
+    mismatch = shapes_args_mismatch(root) or {}
+    defaults = {k: default for k, (_, default) in mismatch.items()}
+    with open(osp.join(root, 'meta.json'), 'w') as f:
+        json.dump(
+            dict(version=SHAPES_VERSION, args={
+                **defaults,
+                **args
+            }), f)
+
+
+def test_stale_shapes_dataset_is_refused(tmp_path, fake_root, capsys):
+    """A shapes dataset made with other generator arguments (e.g. left by an
+    older checkout) would silently change every number: refused, with the
+    fix; --custom-data accepts it, and regenerating it makes finished runs
+    stale."""
+    main = _main()
+    work, out = str(tmp_path / 'work'), str(tmp_path / 'out')
+    argv = [
+        '--methods', 'student', '--seeds', '0', '--data-root', fake_root,
+        '--work-dir', work, '--out', out, '--cfg-options',
+        'train_cfg.max_iters=4'
+    ]
+    _write_meta(fake_root)  # the defaults
+    assert main(argv, run_command=FakeTrainer()) == 0
+
+    _write_meta(fake_root, num_train=123)
+    with pytest.raises(SystemExit) as err:
+        main(argv, run_command=FakeTrainer())
+    msg = str(err.value)
+    assert 'num_train=123 (expected' in msg
+    assert 'tools/make_shapes.py' in msg and '--custom-data' in msg
+
+    capsys.readouterr()
+    assert main(argv + ['--custom-data', '--dry-run']) == 0
+    assert capsys.readouterr().out.split()[::2] == ['stale']
+    trainer = FakeTrainer()
+    assert main(argv + ['--custom-data'], run_command=trainer) == 0
+    assert trainer.calls == ['val/student/seed0']
+
+    _write_meta(fake_root)  # back to the defaults: that run is stale now
+    capsys.readouterr()
+    assert main(argv + ['--dry-run']) == 0
+    assert capsys.readouterr().out.split()[::2] == ['stale']
 
 
 def test_parallel_jobs_share_the_cores(tmp_path, fake_root):
@@ -495,7 +546,8 @@ def test_plan_tune_covers_logit_methods_only(tmp_path, fake_root):
 def test_end_to_end_student(shapes_root, tmp_path):
     out = str(tmp_path / 'out')
     assert _main()([
-        '--methods', 'student', '--seeds', '0', '--data-root', shapes_root,
+        '--methods', 'student', '--seeds', '0', '--custom-data',
+        '--data-root', shapes_root,
         '--work-dir',
         str(tmp_path / 'work'), '--out', out, '--cfg-options',
         'train_cfg.max_iters=2', 'train_cfg.val_interval=1',
@@ -526,7 +578,7 @@ def test_end_to_end_tune_split(shapes_root, tmp_path):
     work, out = tmp_path / 'work', str(tmp_path / 'out')
     assert _main()([
         '--methods', 'student', '--seeds', '3', '--split', 'tune',
-        '--data-root',
+        '--custom-data', '--data-root',
         str(root), '--work-dir',
         str(work), '--out', out, '--cfg-options', 'train_cfg.max_iters=1',
         'train_dataloader.num_workers=0',

@@ -85,7 +85,7 @@ def test_quickstart_runs_the_comparison_config_and_prints_the_reference(
     assert compare.main(
         [
             '--methods', 'kd', 'luminet', '--seeds', '0', '1', '2',
-            '--work-dir',
+            '--custom-data', '--work-dir',
             str(tmp_path / 'cmp'), '--out',
             str(reference.parent)
         ] + common,
@@ -112,6 +112,8 @@ def test_quickstart_runs_the_comparison_config_and_prints_the_reference(
     for method in ('student', 'kd', 'luminet'):
         assert quick[method]['config'] == ref[(method, 0)]['config']
         assert quick[method]['settings'] == ref[(method, 0)]['settings']
+        assert quick[method]['dataset'] == ref[(method, 0)]['dataset']
+    assert quick['kd']['dataset']['args']['num_train'] == 4
     kd_cfg = final_config(
         osp.join(tool.REPO_ROOT, quick['kd']['config']), [
             o for o in quick['kd']['options']

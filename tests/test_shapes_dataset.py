@@ -367,3 +367,26 @@ def test_cli_bad_size_subprocess(tmp_path):
     assert "invalid size '192by192'" in proc.stderr
     assert 'HxW' in proc.stderr
     assert not (tmp_path / 'x').exists()
+
+
+def test_args_mismatch_names_what_differs(tiny, tmp_path):
+    """What the comparison checks before it trains: the differing generator
+    arguments, with the found and the default value; nothing for a folder
+    that is not a shapes dataset or matches the defaults."""
+    out, _ = tiny
+    mismatch = shapes.shapes_args_mismatch(out)
+    assert mismatch['num_train'] == (TINY['num_train'],
+                                     shapes.SHAPES_DEFAULTS.num_train)
+    assert 'seed' not in mismatch  # equal to the default: not listed
+    assert shapes.shapes_args_mismatch(str(tmp_path)) is None
+    meta = shapes.read_shapes_meta(out)
+    meta['args'].update({k: v for k, (_, v) in mismatch.items()})
+    with open(tmp_path / 'meta.json', 'w') as f:
+        json.dump(meta, f)
+    assert shapes.shapes_args_mismatch(str(tmp_path)) is None
+    meta['version'] = 'other'
+    with open(tmp_path / 'meta.json', 'w') as f:
+        json.dump(meta, f)
+    assert shapes.shapes_args_mismatch(str(tmp_path)) == {
+        'version': ('other', shapes.SHAPES_VERSION)
+    }

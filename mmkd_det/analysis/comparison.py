@@ -29,6 +29,7 @@ from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
+from mmkd_det.datasets.shapes import read_shapes_meta, shapes_args_mismatch
 from mmkd_det.engine.runtime import override_data_root
 from mmkd_det.utils import methods as registry
 
@@ -136,8 +137,12 @@ def split_options(split: str, data_root: str) -> List[str]:
     return options
 
 
-def check_split(data_root: str, split: str) -> None:
-    """Raises FileNotFoundError unless ``split`` exists under ``data_root``."""
+def check_split(data_root: str,
+                split: str,
+                custom_data: bool = False) -> None:
+    """Raises FileNotFoundError unless ``split`` exists under ``data_root``
+    and, for a shapes dataset, it was made with the generator's defaults
+    (unless ``custom_data``)."""
     ann = osp.join(data_root, 'annotations', f'instances_{split}.json')
     images = osp.join(data_root, split)
     if not (osp.isfile(ann) and osp.isdir(images)):
@@ -145,6 +150,17 @@ def check_split(data_root: str, split: str) -> None:
             f'The {split!r} split is missing: expected {ann} and {images}/. '
             'Generate the dataset with tools/make_shapes.py or pass '
             '--data-root.')
+    mismatch = None if custom_data else shapes_args_mismatch(data_root)
+    if mismatch:
+        found = ', '.join(f'{k}={a!r} (expected {b!r})'
+                          for k, (a, b) in sorted(mismatch.items()))
+        raise FileNotFoundError(
+            f'The shapes dataset in {data_root} was not generated with the '
+            f"generator's defaults, which the comparison's configs and "
+            f'reference numbers belong to: {found}. Regenerate it with '
+            f'`python tools/make_shapes.py --out {data_root}` (or delete it '
+            'and run `make quickstart`), or pass --custom-data to compare '
+            'methods on it anyway.')
 
 
 def parse_options(options: List[str]) -> dict:
@@ -199,7 +215,10 @@ class RunSpec:
         pair: The teacher/student pair (:data:`PAIRS`).
         settings: The model's :data:`SETTING_KEYS` in the final config.
         max_iters: ``train_cfg.max_iters`` of the final config.
-        config_hash: SHA-256 of the final config (work dir excluded).
+        dataset: A shapes dataset's generator ``version`` and ``args``
+            (``meta.json``), else None.
+        config_hash: SHA-256 of the final config (work dir excluded) and,
+            for a shapes dataset, its generator version and arguments.
     """
     method: str
     seed: int
@@ -214,6 +233,7 @@ class RunSpec:
     pair: str = DEFAULT_PAIR
     settings: dict = field(init=False)
     max_iters: int = field(init=False)
+    dataset: Optional[dict] = field(init=False)
     config_hash: str = field(init=False)
 
     def __post_init__(self):
@@ -223,7 +243,16 @@ class RunSpec:
             for k in SETTING_KEYS if k in cfg.model
         }
         self.max_iters = int(cfg.train_cfg.max_iters)
-        text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+        # a shapes dataset regenerated with other arguments makes the run
+        # stale too, not only another config
+        meta = read_shapes_meta(self.data_root)
+        self.dataset = None if meta is None else dict(
+            version=meta.get('version'), args=meta.get('args'))
+        text = json.dumps(
+            cfg.to_dict() if self.dataset is None else dict(
+                config=cfg.to_dict(), dataset=self.dataset),
+            sort_keys=True,
+            default=str)
         self.config_hash = hashlib.sha256(text.encode()).hexdigest()
 
     @property
@@ -249,6 +278,9 @@ def finished_record(spec: RunSpec) -> Optional[dict]:
     if (record.get('config_hash') != spec.config_hash
             or not osp.isfile(record.get('checkpoint', ''))):
         return None
+    # markers written before records carried the dataset: the hash covers
+    # it, so a matching marker was made on this very dataset
+    record.setdefault('dataset', spec.dataset)
     return record
 
 

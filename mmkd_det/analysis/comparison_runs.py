@@ -146,7 +146,8 @@ def make_record(spec: RunSpec, result, d_ece: Optional[float], commit: str,
         Record with ``method, pair, seed, split, bbox_mAP, bbox_mAP_50,
         bbox_mAP_75, d_ece, config, settings, commit, train_time_s,
         ap_curve`` and the provenance fields ``options, tune_point,
-        config_hash, checkpoint, work_dir, final_iter, finished_at``.
+        config_hash, dataset, checkpoint, work_dir, final_iter,
+        finished_at``.
     """
     metrics = {
         k.split('/', 1)[1]: result.metrics.get(k)
@@ -167,6 +168,7 @@ def make_record(spec: RunSpec, result, d_ece: Optional[float], commit: str,
         options=spec.options,
         tune_point=spec.tune_point,
         config_hash=spec.config_hash,
+        dataset=spec.dataset,
         checkpoint=spec.checkpoint,
         work_dir=spec.work_dir,
         final_iter=result.final_iter,

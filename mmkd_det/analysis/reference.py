@@ -12,7 +12,8 @@ from typing import List, Sequence
 from .stats import NA, summarize
 
 #: Record fields that must agree for a run to be compared with a reference.
-COMPARABLE_KEYS = ('config', 'settings', 'final_iter', 'split', 'pair')
+COMPARABLE_KEYS = ('config', 'settings', 'final_iter', 'split', 'pair',
+                   'dataset')
 
 
 def differences(run: dict, reference: Sequence[dict]) -> List[str]:

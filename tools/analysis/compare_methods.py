@@ -80,6 +80,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--data-root', default=osp.join(REPO_ROOT, 'data', 'shapes'))
     parser.add_argument(
+        '--custom-data',
+        action='store_true',
+        help='accept a shapes dataset generated with other arguments than '
+        "the generator's defaults (the committed settings and reference "
+        'belong to the defaults; without this flag such a dataset is an '
+        'error)')
+    parser.add_argument(
         '--work-dir',
         help='root of the run folders (default: work_dirs/compare, '
         'work_dirs/compare_<pair> for another --pair)')
@@ -149,7 +156,7 @@ def main(argv=None, run_command=None) -> int:
     """
     args = parse_args(argv)
     try:
-        check_split(args.data_root, args.split)
+        check_split(args.data_root, args.split, args.custom_data)
     except FileNotFoundError as err:
         raise SystemExit(str(err)) from err
     if args.tune:

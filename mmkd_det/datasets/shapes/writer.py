@@ -6,7 +6,7 @@ import os.path as osp
 import re
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -178,6 +178,46 @@ def _meta(params: Dict, counts: Dict) -> Dict:
         version=SHAPES_VERSION,
         args=params,
         counts=counts)
+
+
+def read_shapes_meta(out_dir: str) -> Optional[Dict]:
+    """``out_dir/meta.json`` (generator version, arguments, counts), or None
+    when it is missing or unreadable (not a complete shapes dataset)."""
+    try:
+        with open(osp.join(out_dir, 'meta.json')) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def shapes_args_mismatch(out_dir: str) -> Optional[Dict[str, Tuple]]:
+    """How the dataset in ``out_dir`` differs from the generator's defaults.
+
+    The comparison's reference numbers and settings belong to the default
+    dataset; a dataset left by an older checkout (e.g. 2000 training images)
+    would silently change them.
+
+    Args:
+        out_dir (str): Dataset folder.
+
+    Returns:
+        dict | None: None when ``out_dir`` has no ``meta.json`` (not a shapes
+        dataset: nothing to compare) or matches the defaults; else
+        ``{name: (found, default)}`` per differing argument, with
+        ``'version'`` for another generator version.
+    """
+    meta = read_shapes_meta(out_dir)
+    if meta is None:
+        return None
+    expected = _normalize_args(**asdict(SHAPES_DEFAULTS))
+    found = meta.get('args', {})
+    diff = {
+        k: (found.get(k), v)
+        for k, v in expected.items() if found.get(k) != v
+    }
+    if meta.get('version') != SHAPES_VERSION:
+        diff['version'] = (meta.get('version'), SHAPES_VERSION)
+    return diff or None
 
 
 def shapes_dataset_is_current(out_dir: str, **kwargs) -> bool:
