@@ -29,11 +29,11 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 TOOLS = osp.join(REPO_ROOT, 'tools')
 TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
-                          'faster-rcnn_r34-w32_fpn_shapes.py')
+                          'faster-rcnn_r18-w16_fpn_shapes.py')
 CASCADE_TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
                                   'cascade-rcnn_r34-w32_fpn_shapes.py')
 STUDENT_CONFIG = osp.join(CONFIGS, 'detectors',
-                          'faster-rcnn_r18-w8_fpn_shapes.py')
+                          'faster-rcnn_r18-w4_fpn_shapes.py')
 
 register_all_modules(init_default_scope=True)
 
