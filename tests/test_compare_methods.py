@@ -231,11 +231,7 @@ def _write_meta(root: str, **args) -> None:
     mismatch = shapes_args_mismatch(root) or {}
     defaults = {k: default for k, (_, default) in mismatch.items()}
     with open(osp.join(root, 'meta.json'), 'w') as f:
-        json.dump(
-            dict(version=SHAPES_VERSION, args={
-                **defaults,
-                **args
-            }), f)
+        json.dump(dict(version=SHAPES_VERSION, args={**defaults, **args}), f)
 
 
 def test_stale_shapes_dataset_is_refused(tmp_path, fake_root, capsys):
@@ -546,9 +542,8 @@ def test_plan_tune_covers_logit_methods_only(tmp_path, fake_root):
 def test_end_to_end_student(shapes_root, tmp_path):
     out = str(tmp_path / 'out')
     assert _main()([
-        '--methods', 'student', '--seeds', '0', '--custom-data',
-        '--data-root', shapes_root,
-        '--work-dir',
+        '--methods', 'student', '--seeds', '0', '--custom-data', '--data-root',
+        shapes_root, '--work-dir',
         str(tmp_path / 'work'), '--out', out, '--cfg-options',
         'train_cfg.max_iters=2', 'train_cfg.val_interval=1',
         'train_dataloader.num_workers=0',

@@ -137,9 +137,7 @@ def split_options(split: str, data_root: str) -> List[str]:
     return options
 
 
-def check_split(data_root: str,
-                split: str,
-                custom_data: bool = False) -> None:
+def check_split(data_root: str, split: str, custom_data: bool = False) -> None:
     """Raises FileNotFoundError unless ``split`` exists under ``data_root``
     and, for a shapes dataset, it was made with the generator's defaults
     (unless ``custom_data``)."""
