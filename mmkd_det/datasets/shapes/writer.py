@@ -194,6 +194,11 @@ def read_shapes_meta(out_dir: str) -> Optional[Dict]:
         return None
 
 
+def default_shapes_args() -> Dict[str, Any]:
+    """The generator's default arguments as ``meta.json`` records them."""
+    return _normalize_args(**asdict(SHAPES_DEFAULTS))
+
+
 def shapes_args_mismatch(out_dir: str) -> Optional[Dict[str, Tuple]]:
     """How the dataset in ``out_dir`` differs from the generator's defaults.
 
@@ -213,7 +218,7 @@ def shapes_args_mismatch(out_dir: str) -> Optional[Dict[str, Tuple]]:
     meta = read_shapes_meta(out_dir)
     if meta is None:
         return None
-    expected = _normalize_args(**asdict(SHAPES_DEFAULTS))
+    expected = default_shapes_args()
     found = meta.get('args', {})
     diff = {
         k: (found.get(k), v)
@@ -239,11 +244,8 @@ def shapes_dataset_is_current(out_dir: str, **kwargs) -> bool:
         the ``tune`` split existed records no ``num_tune`` and is not current.
     """
     params = _normalize_args(**{**asdict(SHAPES_DEFAULTS), **kwargs})
-    meta_file = osp.join(out_dir, 'meta.json')
-    try:
-        with open(meta_file) as f:
-            meta = json.load(f)
-    except (OSError, ValueError):
+    meta = read_shapes_meta(out_dir)
+    if meta is None:
         return False
     if meta.get('version') != SHAPES_VERSION or meta.get('args') != params:
         return False
@@ -327,8 +329,7 @@ def generate_shapes_dataset(
     meta_file = osp.join(out_dir, 'meta.json')
     summary: Dict[str, Any] = dict(out_dir=out_dir, meta_file=meta_file)
     if skip_existing and shapes_dataset_is_current(out_dir, **params):
-        with open(meta_file) as f:
-            counts = json.load(f).get('counts', {})
+        counts = read_shapes_meta(out_dir).get('counts', {})
         summary['skipped'] = True
         for split in _SPLIT_IDS:
             summary[split] = dict(
