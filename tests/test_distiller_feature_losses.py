@@ -12,13 +12,13 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
-from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool
+from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool, run_ranks
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
+from mmkd_det.engine.distributed import close_distributed
 from mmkd_det.utils import methods as registry
 
 DISTILL = osp.join(CONFIGS, 'distill')
@@ -455,8 +455,6 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
 
 
 def _ddp_worker(rank, world_size, port, teacher_checkpoint):
-    from mmengine.model import MMDistributedDataParallel
-
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group(
@@ -465,53 +463,57 @@ def _ddp_worker(rank, world_size, port, teacher_checkpoint):
         world_size=world_size,
         timeout=datetime.timedelta(seconds=120))
     try:
-        # rank-dependent init: DDP must broadcast rank 0's weights
-        model, cfg = build_distiller(teacher_checkpoint, seed=rank)
-        probe = model.teacher.backbone.bn1.running_mean
-        if rank == 1:  # a teacher buffer that DDP must leave alone
-            probe.add_(1.0)
-        probe_value = probe.clone()
-        ddp = MMDistributedDataParallel(model, device_ids=None)
-        ignored = set(model._ddp_params_and_buffers_to_ignore)
-        teacher_names = {
-            f'teacher.{n}'
-            for n in model.teacher.state_dict(keep_vars=True)
-        }
-        assert teacher_names <= ignored
-        assert ddp.parameters_to_ignore == ignored
-        synced = {id(p) for p in ddp._module_parameters}
-        assert not any(id(p) in synced for p in model.teacher.parameters())
-        assert all(id(p) in synced for p in model.connectors.parameters())
-        assert not any(
-            n.startswith('teacher.') for n in ddp.named_module_buffers)
-
-        optim_wrapper = build_optim_wrapper(ddp, cfg.optim_wrapper)
-        ddp.train()
-        for step in range(2):
-            # different images per rank: gradients differ before all-reduce
-            log_vars = ddp.train_step(
-                packed_batch(seed=10 * step + rank), optim_wrapper)
-            for key in ('loss_kd_cls', 'loss_reviewkd'):
-                assert torch.isfinite(log_vars[key]), (step, key)
-
-        assert torch.equal(probe, probe_value)  # not broadcast from rank 0
-        flat = torch.cat(
-            [p.detach().reshape(-1) for p in model.connectors.parameters()] +
-            [model.backbone.conv1.weight.detach().reshape(-1)])
-        gathered = [torch.empty_like(flat) for _ in range(world_size)]
-        dist.all_gather(gathered, flat)
-        assert torch.equal(gathered[0], gathered[1]), \
-            (gathered[0] - gathered[1]).abs().max()
+        _check_two_ddp_steps(rank, world_size, teacher_checkpoint)
     finally:
-        dist.destroy_process_group()
+        # Both ranks leave together, after DDP (whose reducer holds the
+        # group) is freed on return: freeing it while the peer had already
+        # torn gloo down hung about 1 run of this file in 4.
+        close_distributed()
+
+
+def _check_two_ddp_steps(rank, world_size, teacher_checkpoint):
+    from mmengine.model import MMDistributedDataParallel
+
+    # rank-dependent init: DDP must broadcast rank 0's weights
+    model, cfg = build_distiller(teacher_checkpoint, seed=rank)
+    probe = model.teacher.backbone.bn1.running_mean
+    if rank == 1:  # a teacher buffer that DDP must leave alone
+        probe.add_(1.0)
+    probe_value = probe.clone()
+    ddp = MMDistributedDataParallel(model, device_ids=None)
+    ignored = set(model._ddp_params_and_buffers_to_ignore)
+    teacher_names = {
+        f'teacher.{n}'
+        for n in model.teacher.state_dict(keep_vars=True)
+    }
+    assert teacher_names <= ignored
+    assert ddp.parameters_to_ignore == ignored
+    synced = {id(p) for p in ddp._module_parameters}
+    assert not any(id(p) in synced for p in model.teacher.parameters())
+    assert all(id(p) in synced for p in model.connectors.parameters())
+    assert not any(n.startswith('teacher.') for n in ddp.named_module_buffers)
+
+    optim_wrapper = build_optim_wrapper(ddp, cfg.optim_wrapper)
+    ddp.train()
+    for step in range(2):
+        # different images per rank: gradients differ before all-reduce
+        log_vars = ddp.train_step(
+            packed_batch(seed=10 * step + rank), optim_wrapper)
+        for key in ('loss_kd_cls', 'loss_reviewkd'):
+            assert torch.isfinite(log_vars[key]), (step, key)
+
+    assert torch.equal(probe, probe_value)  # not broadcast from rank 0
+    flat = torch.cat(
+        [p.detach().reshape(-1) for p in model.connectors.parameters()] +
+        [model.backbone.conv1.weight.detach().reshape(-1)])
+    gathered = [torch.empty_like(flat) for _ in range(world_size)]
+    dist.all_gather(gathered, flat)
+    assert torch.equal(gathered[0], gathered[1]), \
+        (gathered[0] - gathered[1]).abs().max()
 
 
 @pytest.mark.dist
 def test_ddp_two_cpu_processes(teacher_checkpoint):
     if not dist.is_gloo_available():
         pytest.skip('gloo backend not available')
-    mp.spawn(
-        _ddp_worker,
-        args=(2, free_port(), teacher_checkpoint),
-        nprocs=2,
-        join=True)
+    run_ranks(_ddp_worker, args=(2, free_port(), teacher_checkpoint))
