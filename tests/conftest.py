@@ -13,10 +13,12 @@ import json
 import os
 import os.path as osp
 import socket
+import time
 from typing import Callable, Tuple
 
 import pytest
 import torch
+import torch.multiprocessing as mp
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
@@ -29,11 +31,11 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO_ROOT, 'configs')
 TOOLS = osp.join(REPO_ROOT, 'tools')
 TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
-                          'faster-rcnn_r34-w32_fpn_shapes.py')
+                          'faster-rcnn_r18-w16_fpn_shapes.py')
 CASCADE_TEACHER_CONFIG = osp.join(CONFIGS, 'detectors',
                                   'cascade-rcnn_r34-w32_fpn_shapes.py')
 STUDENT_CONFIG = osp.join(CONFIGS, 'detectors',
-                          'faster-rcnn_r18-w8_fpn_shapes.py')
+                          'faster-rcnn_r18-w4_fpn_shapes.py')
 
 register_all_modules(init_default_scope=True)
 
@@ -43,6 +45,28 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+def run_ranks(worker: Callable,
+              args: tuple,
+              nprocs: int = 2,
+              timeout_s: float = 180.0) -> None:
+    """Run ``worker(rank, *args)`` in ``nprocs`` spawned processes.
+
+    A worker's exception fails the test (re-raised by ``join``). A rank that
+    never finishes (a gloo deadlock) fails it too, after ``timeout_s``,
+    instead of hanging the whole test run.
+    """
+    ctx = mp.start_processes(
+        worker, args=args, nprocs=nprocs, join=False, start_method='spawn')
+    deadline = time.monotonic() + timeout_s
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            alive = [r for r, p in enumerate(ctx.processes) if p.is_alive()]
+            for process in ctx.processes:
+                process.kill()
+            pytest.fail(f'ranks {alive} of {nprocs} did not finish within '
+                        f'{timeout_s:.0f} s (a gloo deadlock?)')
 
 
 def max_abs_diff(a: dict, b: dict) -> float:

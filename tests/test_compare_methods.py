@@ -30,7 +30,7 @@ from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
                                      last_fifth_gain, paired_deltas, summarize)
 from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
                                          point_options, warmup_iters)
-from mmkd_det.datasets.shapes import SHAPES_VERSION, shapes_args_mismatch
+from mmkd_det.datasets.shapes import SHAPES_VERSION, default_shapes_args
 from mmkd_det.utils import methods as registry
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -227,11 +227,12 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
 def _write_meta(root: str, **args) -> None:
     """A shapes ``meta.json`` whose arguments are the defaults + ``args``."""
     with open(osp.join(root, 'meta.json'), 'w') as f:
-        json.dump(dict(version=SHAPES_VERSION, args=args), f)
-    mismatch = shapes_args_mismatch(root) or {}
-    defaults = {k: default for k, (_, default) in mismatch.items()}
-    with open(osp.join(root, 'meta.json'), 'w') as f:
-        json.dump(dict(version=SHAPES_VERSION, args={**defaults, **args}), f)
+        json.dump(
+            dict(
+                version=SHAPES_VERSION, args={
+                    **default_shapes_args(),
+                    **args
+                }), f)
 
 
 def test_stale_shapes_dataset_is_refused(tmp_path, fake_root, capsys):

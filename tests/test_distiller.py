@@ -303,7 +303,7 @@ def test_inline_teacher_config(teacher_checkpoint):
     cfg.model.teacher.config = copy.deepcopy(
         Config.fromfile(TEACHER_CONFIG).model.to_dict())
     model = MODELS.build(cfg.model)
-    assert model.teacher.backbone.depth == 34
+    assert model.teacher.backbone.base_channels == 16  # the w16 teacher
 
 
 @pytest.mark.slow  # a runner trains and evaluates

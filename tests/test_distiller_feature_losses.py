@@ -12,13 +12,13 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
-from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool
+from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool, run_ranks
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
+from mmkd_det.engine.distributed import close_distributed
 from mmkd_det.utils import methods as registry
 
 DISTILL = osp.join(CONFIGS, 'distill')
@@ -39,7 +39,7 @@ PAIR_WEIGHTS = {
 PAIR_CHANNELS = {
     'r101-r18_fpn_coco': (256, 256),
     'r50-mbv2_fpn_coco': (256, 256),
-    'shapes': (16, 64)
+    'shapes': (8, 32)
 }
 # method -> (feature loss key, loss type, connector type, has LumiNet loss);
 # one entry per registered method with a feature loss (checked below)
@@ -189,11 +189,11 @@ def test_shapes_configs_build_and_compute(method, teacher_checkpoint):
                                config_path(method, 'shapes'))
     assert type(model.feature_losses[key]).__name__ == loss_type
     assert type(model.connectors[key]).__name__ == connector_type
-    # shapes: student FPN 16 ch -> teacher FPN 64 ch, 5 levels
-    assert model.connectors[key].in_channels == [16] * 5
-    assert model.connectors[key].out_channels == [64] * 5
+    # shapes: student FPN 8 ch -> teacher FPN 32 ch, 5 levels
+    assert model.connectors[key].in_channels == [8] * 5
+    assert model.connectors[key].out_channels == [32] * 5
     if connector_type == 'ABFConnector':
-        assert model.connectors[key].mid_channels == 64
+        assert model.connectors[key].mid_channels == 32
     assert ('loss_kd_cls' in model.logit_losses) == luminet
     data = batch(model)
     losses = model.loss(data['inputs'], data['data_samples'])
@@ -203,7 +203,7 @@ def test_shapes_configs_build_and_compute(method, teacher_checkpoint):
 
 def test_connector_channels_come_from_the_necks(teacher_checkpoint):
     """A connector config without channels gets the necks' (shapes: student
-    FPN 16 -> teacher FPN 64 at 5 levels); explicit channels that do not fit
+    FPN 8 -> teacher FPN 32 at 5 levels); explicit channels that do not fit
     still fail at build time, naming both FPNs and the fix."""
     model, cfg = build_distiller(teacher_checkpoint, FITNET)
     connector = cfg.model.feature_losses.loss_fitnet.connector
@@ -212,15 +212,15 @@ def test_connector_channels_come_from_the_necks(teacher_checkpoint):
         m for m in model.connectors.loss_fitnet.modules()
         if isinstance(m, torch.nn.Conv2d)
     ]
-    assert [tuple(c.weight.shape[:2]) for c in convs] == [(64, 16)] * 5
+    assert [tuple(c.weight.shape[:2]) for c in convs] == [(32, 8)] * 5
 
-    connector.update(in_channels=8, out_channels=64)
+    connector.update(in_channels=4, out_channels=32)
     with pytest.raises(
             ValueError,
-            match=r'student FPN gives \[16, 16, 16, 16, 16\] channels per '
-            r'level and the teacher FPN \[64, 64, 64, 64, 64\], but its '
-            r'connector \(ConvAdapter\) maps \[8, 8, 8, 8, 8\] to '
-            r'\[64, 64, 64, 64, 64\]: set its in_channels=\[16'):
+            match=r'student FPN gives \[8, 8, 8, 8, 8\] channels per '
+            r'level and the teacher FPN \[32, 32, 32, 32, 32\], but its '
+            r'connector \(ConvAdapter\) maps \[4, 4, 4, 4, 4\] to '
+            r'\[32, 32, 32, 32, 32\]: set its in_channels=\[8'):
         MODELS.build(cfg.model)
 
 
@@ -297,7 +297,7 @@ def test_teacher_features_computed_once_and_shared(teacher_checkpoint):
     })
     # the shapes FPNs' channels, which RoIDistiller fills in at build time
     model.connectors['loss_fitnet'] = MODELS.build(
-        dict(fitnet.loss_fitnet.connector, in_channels=16, out_channels=64))
+        dict(fitnet.loss_fitnet.connector, in_channels=8, out_channels=32))
     data = batch(model)
 
     outputs = []
@@ -331,7 +331,7 @@ def test_teacher_features_computed_once_and_shared(teacher_checkpoint):
     # both feature losses got the very tensors of the single teacher pass
     assert hcl.call_args.args[1] is teacher_feats
     assert mse.call_args.args[1] is teacher_feats
-    assert len(teacher_feats) == 5 and teacher_feats[0].shape[1] == 64
+    assert len(teacher_feats) == 5 and teacher_feats[0].shape[1] == 32
     assert not any(f.requires_grad for f in teacher_feats)
     for key in ('loss_kd_cls', 'loss_reviewkd', 'loss_fitnet'):
         assert torch.isfinite(losses[key])
@@ -342,7 +342,7 @@ def test_feature_losses_amp_safe(teacher_checkpoint):
     fitnet_cfg = load_config(FITNET).model.feature_losses.loss_fitnet
     # the shapes FPNs' channels, which RoIDistiller fills in at build time
     adapter = MODELS.build(
-        dict(fitnet_cfg.connector, in_channels=16, out_channels=64))
+        dict(fitnet_cfg.connector, in_channels=8, out_channels=32))
     mse = MODELS.build({
         k: v
         for k, v in fitnet_cfg.items() if k != 'connector'
@@ -455,8 +455,6 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
 
 
 def _ddp_worker(rank, world_size, port, teacher_checkpoint):
-    from mmengine.model import MMDistributedDataParallel
-
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group(
@@ -465,53 +463,57 @@ def _ddp_worker(rank, world_size, port, teacher_checkpoint):
         world_size=world_size,
         timeout=datetime.timedelta(seconds=120))
     try:
-        # rank-dependent init: DDP must broadcast rank 0's weights
-        model, cfg = build_distiller(teacher_checkpoint, seed=rank)
-        probe = model.teacher.backbone.bn1.running_mean
-        if rank == 1:  # a teacher buffer that DDP must leave alone
-            probe.add_(1.0)
-        probe_value = probe.clone()
-        ddp = MMDistributedDataParallel(model, device_ids=None)
-        ignored = set(model._ddp_params_and_buffers_to_ignore)
-        teacher_names = {
-            f'teacher.{n}'
-            for n in model.teacher.state_dict(keep_vars=True)
-        }
-        assert teacher_names <= ignored
-        assert ddp.parameters_to_ignore == ignored
-        synced = {id(p) for p in ddp._module_parameters}
-        assert not any(id(p) in synced for p in model.teacher.parameters())
-        assert all(id(p) in synced for p in model.connectors.parameters())
-        assert not any(
-            n.startswith('teacher.') for n in ddp.named_module_buffers)
-
-        optim_wrapper = build_optim_wrapper(ddp, cfg.optim_wrapper)
-        ddp.train()
-        for step in range(2):
-            # different images per rank: gradients differ before all-reduce
-            log_vars = ddp.train_step(
-                packed_batch(seed=10 * step + rank), optim_wrapper)
-            for key in ('loss_kd_cls', 'loss_reviewkd'):
-                assert torch.isfinite(log_vars[key]), (step, key)
-
-        assert torch.equal(probe, probe_value)  # not broadcast from rank 0
-        flat = torch.cat(
-            [p.detach().reshape(-1) for p in model.connectors.parameters()] +
-            [model.backbone.conv1.weight.detach().reshape(-1)])
-        gathered = [torch.empty_like(flat) for _ in range(world_size)]
-        dist.all_gather(gathered, flat)
-        assert torch.equal(gathered[0], gathered[1]), \
-            (gathered[0] - gathered[1]).abs().max()
+        _check_two_ddp_steps(rank, world_size, teacher_checkpoint)
     finally:
-        dist.destroy_process_group()
+        # Both ranks leave together, after DDP (whose reducer holds the
+        # group) is freed on return: freeing it while the peer had already
+        # torn gloo down hung about 1 run of this file in 4.
+        close_distributed()
+
+
+def _check_two_ddp_steps(rank, world_size, teacher_checkpoint):
+    from mmengine.model import MMDistributedDataParallel
+
+    # rank-dependent init: DDP must broadcast rank 0's weights
+    model, cfg = build_distiller(teacher_checkpoint, seed=rank)
+    probe = model.teacher.backbone.bn1.running_mean
+    if rank == 1:  # a teacher buffer that DDP must leave alone
+        probe.add_(1.0)
+    probe_value = probe.clone()
+    ddp = MMDistributedDataParallel(model, device_ids=None)
+    ignored = set(model._ddp_params_and_buffers_to_ignore)
+    teacher_names = {
+        f'teacher.{n}'
+        for n in model.teacher.state_dict(keep_vars=True)
+    }
+    assert teacher_names <= ignored
+    assert ddp.parameters_to_ignore == ignored
+    synced = {id(p) for p in ddp._module_parameters}
+    assert not any(id(p) in synced for p in model.teacher.parameters())
+    assert all(id(p) in synced for p in model.connectors.parameters())
+    assert not any(n.startswith('teacher.') for n in ddp.named_module_buffers)
+
+    optim_wrapper = build_optim_wrapper(ddp, cfg.optim_wrapper)
+    ddp.train()
+    for step in range(2):
+        # different images per rank: gradients differ before all-reduce
+        log_vars = ddp.train_step(
+            packed_batch(seed=10 * step + rank), optim_wrapper)
+        for key in ('loss_kd_cls', 'loss_reviewkd'):
+            assert torch.isfinite(log_vars[key]), (step, key)
+
+    assert torch.equal(probe, probe_value)  # not broadcast from rank 0
+    flat = torch.cat(
+        [p.detach().reshape(-1) for p in model.connectors.parameters()] +
+        [model.backbone.conv1.weight.detach().reshape(-1)])
+    gathered = [torch.empty_like(flat) for _ in range(world_size)]
+    dist.all_gather(gathered, flat)
+    assert torch.equal(gathered[0], gathered[1]), \
+        (gathered[0] - gathered[1]).abs().max()
 
 
 @pytest.mark.dist
 def test_ddp_two_cpu_processes(teacher_checkpoint):
     if not dist.is_gloo_available():
         pytest.skip('gloo backend not available')
-    mp.spawn(
-        _ddp_worker,
-        args=(2, free_port(), teacher_checkpoint),
-        nprocs=2,
-        join=True)
+    run_ranks(_ddp_worker, args=(2, free_port(), teacher_checkpoint))

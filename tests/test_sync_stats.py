@@ -8,15 +8,14 @@ world_size is the single-process grad of that slice. With unequal counts
 reduction then gives the global sum and exactly the single-process grads.
 """
 import os
-import time
 from datetime import timedelta
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
-from conftest import free_port
+from conftest import free_port, run_ranks
 
+from mmkd_det.engine.distributed import close_distributed
 from mmkd_det.models.losses import LogitKDLoss, perception
 
 WORLD = 2
@@ -53,7 +52,7 @@ def _worker(rank, port, out_dir, s_all, t_all):
             res[name + '_h'] = perception(s_all[sl], sync_stats=True)
         torch.save(res, os.path.join(out_dir, f'rank{rank}.pt'))
     finally:
-        dist.destroy_process_group()
+        close_distributed()
 
 
 def _single(student, teacher, reduction):
@@ -69,18 +68,11 @@ def test_two_gloo_ranks_match_single_process(tmp_path):
     g = torch.Generator().manual_seed(0)
     s_all = torch.randn(8, 6, generator=g) * 3 + torch.arange(6.)
     t_all = torch.randn(8, 6, generator=g) * 2
-    ctx = mp.start_processes(
+    run_ranks(
         _worker,
         args=(free_port(), str(tmp_path), s_all, t_all),
         nprocs=WORLD,
-        join=False,
-        start_method='spawn')
-    deadline = time.monotonic() + 90
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail('distributed workers did not finish (deadlock?)')
+        timeout_s=90)
     ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(WORLD)]
 
     # Equal halves, 'mean' per rank: rank-mean == global batchmean and

@@ -14,10 +14,11 @@ guessed (issue 9):
   one relative to KD, so the two anchors bracket "as hard as KD";
 - **warm-up**: LumiNet's official linear ramp of the distillation term,
   20 of 240 CIFAR epochs (1/12 of the schedule), the only loss ramp in
-  these methods' public code; it tames the start-of-training gradient of
-  the trained-state weights.
+  these methods' public code, against none. The ramp tames the
+  start-of-training gradient of the trained-state weight, so that weight is
+  run with and without it; the start-matching weight only with it.
 
-That is 2 x 2 x 1 = 4 points per method (the issue allows 9; 4 methods x 4
+That is 2 x 3 = 6 points per method (the issue allows 9; 4 methods x 6
 points fit its 90-minute budget on 2 cores). The weights are the
 "loss_weight matching the reference" column printed by::
 
@@ -33,8 +34,7 @@ significant digits.
 
 The warm-up is a fraction of the run's iterations
 (``model.distill_warmup_fraction``), so the grid follows the schedule.
-(The grid of issue 9 ran with the same ramp given in iterations,
-``distill_warmup_iters=292``, i.e. 1/12 of 3500.) All settings reach the
+All settings reach the
 run as ``--cfg-options`` of the method's loss key (e.g. ``loss_kd_cls``,
 see configs/distill/_base_/losses/).
 """
@@ -49,11 +49,15 @@ WARMUP = 1 / 12
 
 def _grid(loss_key: str, weights: Dict[float, tuple]) -> dict:
     """``{temperature: (weight matching KD at init, on a trained student)}``
-    -> the method's grid entry."""
-    points = [
-        dict(temperature=t, loss_weight=w, warmup=WARMUP)
-        for t, pair in weights.items() for w in pair
-    ]
+    -> the method's grid entry: per temperature, the start-matching weight
+    with the ramp, then the trained-matching weight without and with it."""
+    points = []
+    for t, (w_start, w_trained) in weights.items():
+        points += [
+            dict(temperature=t, loss_weight=w_start, warmup=WARMUP),
+            dict(temperature=t, loss_weight=w_trained, warmup=0.0),
+            dict(temperature=t, loss_weight=w_trained, warmup=WARMUP),
+        ]
     return dict(loss_key=loss_key, points=points)
 
 
@@ -61,25 +65,25 @@ def _grid(loss_key: str, weights: Dict[float, tuple]) -> dict:
 TUNE_GRIDS: Dict[str, dict] = {
     # T 0.7: official ImageNet (ALPHA 2); T 4: official CIFAR (lowest)
     'luminet': _grid('loss_kd_cls', {
-        0.7: (0.19, 1.7),
-        4.0: (0.2, 1.4)
+        0.7: (0.18, 1.7),
+        4.0: (0.19, 1.5)
     }),
     # T 2: LS-KD's base temperature; T 1: the DKD detection baseline's
     'zscore-kd': _grid('loss_kd_cls', {
-        1.0: (0.18, 4.3),
-        2.0: (0.22, 4.0)
+        1.0: (0.17, 4.1),
+        2.0: (0.21, 3.8)
     }),
     # T 2: LS-KD's DKD variant; T 1: the DKD detection setting's (alpha 1,
     # beta 0.25 stay, as in the official detection setting)
     'zscore-dkd': _grid('loss_dkd_cls', {
-        1.0: (0.18, 5.5),
-        2.0: (0.21, 7.3)
+        1.0: (0.17, 5.2),
+        2.0: (0.22, 6.8)
     }),
     # T 4: official CIFAR; T 1: the DKD detection baseline's (k 7, a 10.5,
     # b 7 stay: the official relative weights of its two terms)
     'ldrld': _grid('loss_ldrld_cls', {
-        1.0: (0.2, 0.04),
-        4.0: (0.067, 0.029)
+        1.0: (0.24, 0.034),
+        4.0: (0.11, 0.023)
     }),
 }
 

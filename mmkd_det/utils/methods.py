@@ -117,17 +117,17 @@ PAIRS: Dict[str, Pair] = {
         Pair(
             name='shapes',
             dataset='shapes',
-            teacher='detectors/faster-rcnn_r34-w32_fpn_shapes.py',
-            student='detectors/faster-rcnn_r18-w8_fpn_shapes.py',
-            description='Faster R-CNN ResNet-34/32-wide -> ResNet-18/8-wide, '
+            teacher='detectors/faster-rcnn_r18-w16_fpn_shapes.py',
+            student='detectors/faster-rcnn_r18-w4_fpn_shapes.py',
+            description='Faster R-CNN ResNet-18/16-wide -> ResNet-18/4-wide, '
             'shapes'),
         Pair(
             name='cascade_shapes',
             dataset='shapes',
             teacher='detectors/cascade-rcnn_r34-w32_fpn_shapes.py',
-            student='detectors/faster-rcnn_r18-w8_fpn_shapes.py',
+            student='detectors/faster-rcnn_r18-w4_fpn_shapes.py',
             description='Cascade R-CNN ResNet-34/32-wide -> Faster R-CNN '
-            'ResNet-18/8-wide, shapes'),
+            'ResNet-18/4-wide, shapes'),
     )
 }
 

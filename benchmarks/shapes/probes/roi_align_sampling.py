@@ -22,8 +22,8 @@ from mmengine.registry import init_default_scope
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..'))
 CONFIGS = {
-    'student': 'configs/detectors/faster-rcnn_r18-w8_fpn_shapes.py',
-    'teacher': 'configs/detectors/faster-rcnn_r34-w32_fpn_shapes.py',
+    'student': 'configs/detectors/faster-rcnn_r18-w4_fpn_shapes.py',
+    'teacher': 'configs/detectors/faster-rcnn_r18-w16_fpn_shapes.py',
     'kd': 'configs/distill/kd/kd_shapes.py',
 }
 TEACHER = 'work_dirs/compare/val/teacher/seed0/iter_3000.pth'

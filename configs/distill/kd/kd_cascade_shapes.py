@@ -1,5 +1,5 @@
 # Hinton KD on the RoI classification logits;
-# shapes Cascade R-CNN ResNet-34/32-wide -> Faster ResNet-18/8-wide.
+# shapes Cascade R-CNN ResNet-34/32-wide -> Faster ResNet-18/4-wide.
 # The bases give the pair and the method's losses; the model takes the
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").

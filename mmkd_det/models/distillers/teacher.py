@@ -104,7 +104,7 @@ def build_teacher(config: Union[str, dict], checkpoint: str) -> nn.Module:
         raise FileNotFoundError(
             f'Teacher checkpoint not found: {checkpoint}. Train the teacher '
             'first (for the shapes pair: `make quickstart` or tools/train.py '
-            'configs/detectors/faster-rcnn_r34-w32_fpn_shapes.py) or set '
+            'configs/detectors/faster-rcnn_r18-w16_fpn_shapes.py) or set '
             'model.teacher.checkpoint=/path/to/teacher.pth')
     teacher = MODELS.build(model_cfg)
     try:

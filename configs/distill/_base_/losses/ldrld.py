@@ -11,13 +11,14 @@
 # `tune` split, never on val (mmkd_det/analysis/tune_grid.py):
 # - the grid: T 4 (official CIFAR) or 1 (the DKD detection baseline's) x the
 #   loss_weight whose per-RoI gradient into the student's logits matches
-#   KD's (T 1, weight 1) at the start of training or on a trained student
-#   (benchmarks/shapes/gradient_scale.md) x LumiNet's linear ramp over 1/12
-#   of the schedule (LDRLD ramps its learning rate, not its loss);
-# - chosen, the best tune AP of the 4 points
-#   (benchmarks/shapes/tune_ldrld.md): T 1, weight 0.04 (matching KD on a
-#   trained student), 58.3 AP against 55.3-57.3 for the other points and
-#   56.0 for the plain student (one seed each).
+#   KD's (T 1, weight 1) at the start of training (with LumiNet's linear
+#   ramp over 1/12 of the schedule; LDRLD ramps its learning rate, not its
+#   loss) or on a trained student (with and without that ramp),
+#   benchmarks/shapes/gradient_scale.md: 6 points, one seed each;
+# - chosen, the best tune AP of the 6 points
+#   (benchmarks/shapes/tune_ldrld.md): T 1, weight 0.034 (matching KD on a
+#   trained student), no ramp: 57.7 AP against 53.9-56.9 for the other
+#   points and 55.6 for the plain student.
 # COCO leaves take the same values. The gradient match was measured on the
 # shapes pair only (no COCO teacher or data here); before a long COCO run,
 # re-measure it for the pair with tools/analysis/gradient_scale.py.
@@ -28,5 +29,5 @@ logit_losses = dict(
         temperature=1.0,
         ldrld_weight=10.5,
         rntk_weight=7.0,
-        loss_weight=0.04))
-distill_warmup_fraction = 1 / 12
+        loss_weight=0.034))
+distill_warmup_fraction = 0.0

@@ -13,7 +13,7 @@ __weight_by_pair = {
     'r101-r18_fpn_coco': 1.2,
     # their R50->MobileNetV2 setting
     'r50-mbv2_fpn_coco': 2.0,
-    # student FPN 16 ch -> teacher FPN 64 ch; like R101->R18, a deeper/wider
+    # student FPN 8 ch -> teacher FPN 32 ch; like R101->R18, a deeper/wider
     # ResNet teaching a ResNet-18 (same family, no architecture change as for
     # MobileNetV2, which got 2.0)
     'shapes': 1.2,
@@ -21,7 +21,7 @@ __weight_by_pair = {
     # ReviewKD has no setting for this pair; 1.0 is their R101->R50 one (the
     # same student backbone)
     'cascade-mask-x101-r50_fpn_coco': 1.0,
-    # the shapes student (16 ch) under the Cascade teacher (64 ch): the
+    # the shapes student (8 ch) under the Cascade teacher (64 ch): the
     # weight of the shapes Faster pair, whose student and FPNs are the same
     'cascade_shapes': 1.2,
 }

@@ -1,4 +1,4 @@
-# Pair base: shapes ResNet-34/32-wide teacher -> ResNet-18/8-wide student.
+# Pair base: shapes ResNet-18/16-wide teacher -> ResNet-18/4-wide student.
 # Everything about the pair and nothing about a method: the student (its
 # model, data and schedule come from the plain student config), the teacher
 # and the optimizer that leaves the teacher out. A leaf adds one method's
@@ -6,14 +6,14 @@
 # The teacher checkpoint is where `make quickstart` leaves it, found relative
 # to this file (not to the working directory); override it with
 #   --cfg-options model.teacher.checkpoint=/path/to/teacher.pth
-# The student (faster-rcnn_r18-w8_fpn_shapes.py), its imports and hooks and
+# The student (faster-rcnn_r18-w4_fpn_shapes.py), its imports and hooks and
 # the teacher check: ../shapes_distill_runtime.py.
 _base_ = '../shapes_distill_runtime.py'
 model = dict(
     type='RoIDistiller',
     teacher=dict(
         config='{{fileDirname}}/../../../detectors/'
-        'faster-rcnn_r34-w32_fpn_shapes.py',
+        'faster-rcnn_r18-w16_fpn_shapes.py',
         checkpoint='{{fileDirname}}/../../../../work_dirs/quickstart/'
         'teacher/teacher.pth'))
 optim_wrapper = dict(constructor='DistillOptimWrapperConstructor')
