@@ -41,12 +41,12 @@ a split does not depend on how many images the split has.
 from .dataset import SHAPES_CLASSES, SHAPES_PALETTE, ShapesDataset
 from .writer import (SHAPES_DEFAULTS, SHAPES_VERSION, ShapesDefaults,
                      default_shapes_args, generate_shapes_dataset,
-                     read_shapes_meta, shapes_args_mismatch,
-                     shapes_dataset_is_current)
+                     meta_args_mismatch, read_shapes_meta,
+                     shapes_args_mismatch, shapes_dataset_is_current)
 
 __all__ = [
     'SHAPES_CLASSES', 'SHAPES_PALETTE', 'SHAPES_VERSION', 'SHAPES_DEFAULTS',
     'ShapesDataset', 'ShapesDefaults', 'default_shapes_args',
-    'generate_shapes_dataset', 'read_shapes_meta', 'shapes_args_mismatch',
-    'shapes_dataset_is_current'
+    'generate_shapes_dataset', 'meta_args_mismatch', 'read_shapes_meta',
+    'shapes_args_mismatch', 'shapes_dataset_is_current'
 ]

@@ -199,6 +199,30 @@ def default_shapes_args() -> Dict[str, Any]:
     return _normalize_args(**asdict(SHAPES_DEFAULTS))
 
 
+def meta_args_mismatch(meta: Dict) -> Optional[Dict[str, Tuple]]:
+    """How the dataset that ``meta`` (a ``meta.json`` record) describes
+    differs from the generator's defaults.
+
+    Args:
+        meta (dict): The dataset's ``meta.json`` contents (also kept as each
+            comparison record's ``dataset``).
+
+    Returns:
+        dict | None: None when it matches the defaults; else
+        ``{name: (found, default)}`` per differing argument, with
+        ``'version'`` for another generator version.
+    """
+    expected = default_shapes_args()
+    found = meta.get('args', {})
+    diff = {
+        k: (found.get(k), v)
+        for k, v in expected.items() if found.get(k) != v
+    }
+    if meta.get('version') != SHAPES_VERSION:
+        diff['version'] = (meta.get('version'), SHAPES_VERSION)
+    return diff or None
+
+
 def shapes_args_mismatch(out_dir: str) -> Optional[Dict[str, Tuple]]:
     """How the dataset in ``out_dir`` differs from the generator's defaults.
 
@@ -211,22 +235,11 @@ def shapes_args_mismatch(out_dir: str) -> Optional[Dict[str, Tuple]]:
 
     Returns:
         dict | None: None when ``out_dir`` has no ``meta.json`` (not a shapes
-        dataset: nothing to compare) or matches the defaults; else
-        ``{name: (found, default)}`` per differing argument, with
-        ``'version'`` for another generator version.
+        dataset: nothing to compare); else :func:`meta_args_mismatch` of its
+        ``meta.json``.
     """
     meta = read_shapes_meta(out_dir)
-    if meta is None:
-        return None
-    expected = default_shapes_args()
-    found = meta.get('args', {})
-    diff = {
-        k: (found.get(k), v)
-        for k, v in expected.items() if found.get(k) != v
-    }
-    if meta.get('version') != SHAPES_VERSION:
-        diff['version'] = (meta.get('version'), SHAPES_VERSION)
-    return diff or None
+    return None if meta is None else meta_args_mismatch(meta)
 
 
 def shapes_dataset_is_current(out_dir: str, **kwargs) -> bool:
