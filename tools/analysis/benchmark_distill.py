@@ -176,8 +176,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--size',
         type=parse_size,
-        default=(192, 192),
-        help='image size HxW (default 192x192)')
+        default=(128, 128),
+        help='image size HxW (default 128x128, the shapes images)')
     parser.add_argument(
         '--num-gts', type=int, default=3, help='gt boxes per image')
     parser.add_argument(

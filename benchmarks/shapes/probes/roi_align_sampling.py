@@ -2,7 +2,7 @@
 
 A schedule probe (``benchmarks/shapes/schedule_study.md``, "Round 2"), not a
 product tool. From the repository root, after the comparison left its
-teacher (KD loads ``work_dirs/compare/val/teacher/seed0/iter_3000.pth``)::
+teacher (KD loads ``work_dirs/compare/val/teacher/seed0/iter_6000.pth``)::
 
     python benchmarks/shapes/probes/roi_align_sampling.py [student teacher kd]
 
@@ -26,7 +26,7 @@ CONFIGS = {
     'teacher': 'configs/detectors/faster-rcnn_r18-w16_fpn_shapes.py',
     'kd': 'configs/distill/kd/kd_shapes.py',
 }
-TEACHER = 'work_dirs/compare/val/teacher/seed0/iter_3000.pth'
+TEACHER = 'work_dirs/compare/val/teacher/seed0/iter_6000.pth'
 
 
 def build(name: str, sampling_ratio: int):
