@@ -35,6 +35,7 @@ from mmkd_det.utils import methods as registry
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'compare_methods.py')
+QUICKSTART = osp.join(REPO_ROOT, 'tools', 'quickstart.py')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 
@@ -601,3 +602,17 @@ def test_last_fifth_gain():
                             (700, 0.7)]) == pytest.approx(0.2)
     assert last_fifth_gain([(100, 0.5)]) is None
     assert last_fifth_gain([(900, 0.5), (1000, 0.6)]) is None
+
+
+@pytest.mark.parametrize('tool', [TOOL, QUICKSTART])
+@pytest.mark.parametrize(
+    'bad', [['--jobs', '0'], ['--cores', '-1'], ['--jobs', 'two']])
+def test_cli_rejects_bad_job_counts(tool, bad, capsys):
+    """Both tools that launch training processes refuse a job or core count
+    below 1 while parsing, naming the value, before anything runs."""
+    parse = runpy.run_path(tool)['parse_args']
+    with pytest.raises(SystemExit):
+        parse(bad)
+    assert f"invalid count '{bad[1]}'" in capsys.readouterr().err
+    args = parse(['--jobs', '3', '--cores', '2'])
+    assert (args.jobs, args.cores) == (3, 2)

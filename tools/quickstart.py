@@ -35,7 +35,7 @@ from mmkd_det.analysis.reference import reference_table
 from mmkd_det.analysis.results_store import (RESULTS_FILE, git_commit,
                                              load_records)
 from mmkd_det.datasets import SHAPES_DEFAULTS, generate_shapes_dataset
-from mmkd_det.utils.cli import add_shapes_split_args
+from mmkd_det.utils.cli import add_parallel_run_args, add_shapes_split_args
 from mmkd_det.utils.methods import METHODS, leaf_config
 
 PAIR = 'shapes'
@@ -67,16 +67,8 @@ def parse_args(argv=None):
         '--data-root', default=osp.join(REPO_ROOT, 'data', 'shapes'))
     parser.add_argument(
         '--work-dir', default=osp.join(REPO_ROOT, 'work_dirs', 'quickstart'))
-    parser.add_argument(
-        '--jobs',
-        type=int,
-        default=2,
-        help='runs at a time (default 2: one per core on 2 cores)')
-    parser.add_argument(
-        '--cores',
-        type=int,
-        default=os.cpu_count() or 1,
-        help='CPU cores shared by the runs (default: all)')
+    add_parallel_run_args(
+        parser, 2, 'runs at a time (default 2: one per core on 2 cores)')
     parser.add_argument(
         '--reference',
         default=REFERENCE,

@@ -1,5 +1,6 @@
 """Command-line helpers shared by the tools."""
 import argparse
+import os
 import re
 from typing import Tuple
 
@@ -58,3 +59,35 @@ def add_shapes_split_args(
             type=int,
             default=default,
             help=f'shapes {what} images (default: {default})')
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts that must be at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f'invalid count {text!r}: expected an integer >= 1')
+    return value
+
+
+def add_parallel_run_args(parser: argparse.ArgumentParser, jobs: int,
+                          jobs_help: str) -> None:
+    """``--jobs`` (training processes at a time) and ``--cores`` (CPU cores
+    they share, ``cores // jobs`` threads each), as ``tools/quickstart.py``
+    and ``tools/analysis/compare_methods.py`` take them.
+
+    Args:
+        parser: the tool's parser.
+        jobs: default of ``--jobs``.
+        jobs_help: help text of ``--jobs``.
+    """
+    parser.add_argument(
+        '--jobs', type=positive_int, default=jobs, help=jobs_help)
+    parser.add_argument(
+        '--cores',
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        help='CPU cores shared by the runs (default: all)')

@@ -24,7 +24,6 @@ are written at the end. ``--dry-run`` lists the runs and their state.
 """
 import argparse
 import importlib.util
-import os
 import os.path as osp
 import sys
 from pathlib import Path
@@ -42,7 +41,8 @@ from mmkd_det.analysis.comparison_report import (  # noqa: E402
     render_comparison, render_tune_table, write_comparison_report)
 from mmkd_det.analysis.results_store import git_commit  # noqa: E402
 from mmkd_det.analysis.tune_grid import DEFAULT_TUNE_METHODS  # noqa: E402
-from mmkd_det.analysis.tune_grid import TUNE_GRIDS
+from mmkd_det.analysis.tune_grid import TUNE_GRIDS  # noqa: E402
+from mmkd_det.utils.cli import add_parallel_run_args  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -97,16 +97,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--teacher-checkpoint',
         help='use this teacher (default: train it once)')
-    parser.add_argument(
-        '--jobs',
-        type=int,
-        default=1,
-        help='runs at a time, each with cores/jobs threads')
-    parser.add_argument(
-        '--cores',
-        type=int,
-        default=os.cpu_count() or 1,
-        help='CPU cores shared by the runs (default: all)')
+    add_parallel_run_args(parser, 1,
+                          'runs at a time, each with cores/jobs threads')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -131,8 +123,6 @@ def parse_args(argv=None):
         if untunable:
             parser.error(f'--tune has no grid for {untunable}; logit '
                          f'methods: {sorted(TUNE_GRIDS)}')
-    if args.jobs < 1 or args.cores < 1:
-        parser.error('--jobs and --cores must be >= 1')
     other_pair = args.pair != DEFAULT_PAIR
     if args.work_dir is None:
         args.work_dir = osp.join(
