@@ -6,7 +6,9 @@ shapes detector configs shortened to a few iterations. Markers (registered
 in setup.cfg): ``slow`` for end-to-end subprocess runs of the tools,
 ``dist`` for multi-process gloo groups; ``make test-fast`` leaves both out.
 """
+import contextlib
 import copy
+import datetime
 import functools
 import importlib.util
 import json
@@ -18,6 +20,7 @@ from typing import Callable, Tuple
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
@@ -26,6 +29,7 @@ from mmengine.config import Config
 import mmkd_det  # noqa: F401  (registers the package's modules)
 from mmkd_det.datasets import generate_shapes_dataset
 from mmkd_det.engine import override_data_root
+from mmkd_det.engine.distributed import close_distributed
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO_ROOT, 'configs')
@@ -45,6 +49,25 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gloo_group(rank: int, world_size: int, port: int, timeout_s: float):
+    """Inside a spawned rank: a one-thread gloo group on ``127.0.0.1:port``
+    for the body of the ``with``, closed by the product's
+    ``close_distributed()`` (barrier, then destroy) however the body ends,
+    so that no rank tears gloo down while its peer still uses it."""
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        'gloo',
+        init_method=f'tcp://127.0.0.1:{port}',
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=timeout_s))
+    try:
+        yield
+    finally:
+        close_distributed()
 
 
 def run_ranks(worker: Callable,

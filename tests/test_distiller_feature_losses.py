@@ -1,10 +1,8 @@
 """Feature distillation end to end: the ReviewKD, LumiNet+ReviewKD and FitNet
 configs, connectors in training, optimizer, checkpoints and DDP."""
 import copy
-import datetime
 import functools
 import glob
-import os
 import os.path as osp
 import sys
 from unittest import mock
@@ -12,13 +10,13 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as dist
-from conftest import CONFIGS, STUDENT_CONFIG, free_port, load_tool, run_ranks
+from conftest import (CONFIGS, STUDENT_CONFIG, free_port, gloo_group,
+                      load_tool, run_ranks)
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmkd_det.engine.distributed import close_distributed
 from mmkd_det.utils import methods as registry
 
 DISTILL = osp.join(CONFIGS, 'distill')
@@ -455,20 +453,11 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
 
 
 def _ddp_worker(rank, world_size, port, teacher_checkpoint):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        'gloo',
-        rank=rank,
-        world_size=world_size,
-        timeout=datetime.timedelta(seconds=120))
-    try:
+    # The body is its own function so that DDP (whose reducer holds the
+    # group) is freed before the group closes: freeing it after the peer
+    # had torn gloo down hung about 1 run of this file in 4.
+    with gloo_group(rank, world_size, port, timeout_s=120):
         _check_two_ddp_steps(rank, world_size, teacher_checkpoint)
-    finally:
-        # Both ranks leave together, after DDP (whose reducer holds the
-        # group) is freed on return: freeing it while the peer had already
-        # torn gloo down hung about 1 run of this file in 4.
-        close_distributed()
 
 
 def _check_two_ddp_steps(rank, world_size, teacher_checkpoint):

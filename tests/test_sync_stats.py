@@ -8,14 +8,11 @@ world_size is the single-process grad of that slice. With unequal counts
 reduction then gives the global sum and exactly the single-process grads.
 """
 import os
-from datetime import timedelta
 
 import pytest
 import torch
-import torch.distributed as dist
-from conftest import free_port, run_ranks
+from conftest import free_port, gloo_group, run_ranks
 
-from mmkd_det.engine.distributed import close_distributed
 from mmkd_det.models.losses import LogitKDLoss, perception
 
 WORLD = 2
@@ -33,14 +30,7 @@ def _run(student, teacher, reduction):
 
 
 def _worker(rank, port, out_dir, s_all, t_all):
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        'gloo',
-        init_method=f'tcp://127.0.0.1:{port}',
-        rank=rank,
-        world_size=WORLD,
-        timeout=timedelta(seconds=30))
-    try:
+    with gloo_group(rank, WORLD, port, timeout_s=30):
         res = {}
         half = s_all.shape[0] // WORLD
         sl = slice(rank * half, (rank + 1) * half)
@@ -51,8 +41,6 @@ def _worker(rank, port, out_dir, s_all, t_all):
             res[name] = _run(s_all[sl], t_all[sl], 'sum')
             res[name + '_h'] = perception(s_all[sl], sync_stats=True)
         torch.save(res, os.path.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        close_distributed()
 
 
 def _single(student, teacher, reduction):
