@@ -10,13 +10,14 @@ import contextlib
 import copy
 import datetime
 import functools
+import gc
 import importlib.util
 import json
 import os
 import os.path as osp
 import socket
 import time
-from typing import Callable, Tuple
+from typing import Callable, Iterator, Tuple
 
 import pytest
 import torch
@@ -52,11 +53,28 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gloo_group(rank: int, world_size: int, port: int, timeout_s: float):
-    """Inside a spawned rank: a one-thread gloo group on ``127.0.0.1:port``
-    for the body of the ``with``, closed by the product's
-    ``close_distributed()`` (barrier, then destroy) however the body ends,
-    so that no rank tears gloo down while its peer still uses it."""
+def gloo_group(rank: int, world_size: int, port: int,
+               timeout_s: float) -> Iterator[None]:
+    """A one-thread gloo group on ``127.0.0.1:port`` for the body of the
+    ``with``, inside a spawned rank.
+
+    However the body ends, the group closes through the product's
+    ``close_distributed()`` (barrier, then destroy), so that no rank tears
+    gloo down while its peer still uses it. Before that, a garbage
+    collection frees what still holds the group: the first DDP wrapper of a
+    process stays in a reference cycle after its function returns (torch's
+    lazy import of ``torch._dynamo`` in its constructor), and a DDP freed
+    after the peer had closed gloo hung about 1 run in 4.
+
+    Args:
+        rank: This process's rank.
+        world_size: Number of ranks.
+        port: A free TCP port (``free_port()`` in the parent).
+        timeout_s: Timeout of the group's collectives, in seconds.
+
+    Yields:
+        None, with the default process group initialized.
+    """
     torch.set_num_threads(1)
     dist.init_process_group(
         'gloo',
@@ -67,6 +85,7 @@ def gloo_group(rank: int, world_size: int, port: int, timeout_s: float):
     try:
         yield
     finally:
+        gc.collect()
         close_distributed()
 
 

@@ -453,9 +453,9 @@ def test_connector_checkpoint_round_trip_and_extract(teacher_checkpoint,
 
 
 def _ddp_worker(rank, world_size, port, teacher_checkpoint):
-    # The body is its own function so that DDP (whose reducer holds the
-    # group) is freed before the group closes: freeing it after the peer
-    # had torn gloo down hung about 1 run of this file in 4.
+    # The body is its own function so that its DDP (whose reducer holds the
+    # group) is garbage once it returns; gloo_group collects it before the
+    # group closes.
     with gloo_group(rank, world_size, port, timeout_s=120):
         _check_two_ddp_steps(rank, world_size, teacher_checkpoint)
 

@@ -62,7 +62,17 @@ def add_shapes_split_args(
 
 
 def positive_int(text: str) -> int:
-    """An argparse ``type`` for counts that must be at least 1."""
+    """An argparse ``type`` for counts that must be at least 1.
+
+    Args:
+        text (str): the argument.
+
+    Returns:
+        int: the count.
+
+    Raises:
+        argparse.ArgumentTypeError: if ``text`` is not an integer >= 1.
+    """
     try:
         value = int(text)
     except ValueError:
@@ -75,14 +85,17 @@ def positive_int(text: str) -> int:
 
 def add_parallel_run_args(parser: argparse.ArgumentParser, jobs: int,
                           jobs_help: str) -> None:
-    """``--jobs`` (training processes at a time) and ``--cores`` (CPU cores
-    they share, ``cores // jobs`` threads each), as ``tools/quickstart.py``
-    and ``tools/analysis/compare_methods.py`` take them.
+    """Add ``--jobs`` and ``--cores`` to a tool that launches training runs.
+
+    ``--jobs`` is the number of training processes at a time, ``--cores``
+    the CPU cores they share (each run gets ``max(1, cores // jobs)``
+    threads); both reject a count below 1 while parsing. Used by
+    ``tools/quickstart.py`` and ``tools/analysis/compare_methods.py``.
 
     Args:
-        parser: the tool's parser.
-        jobs: default of ``--jobs``.
-        jobs_help: help text of ``--jobs``.
+        parser (argparse.ArgumentParser): the tool's parser.
+        jobs (int): default of ``--jobs``.
+        jobs_help (str): help text of ``--jobs``.
     """
     parser.add_argument(
         '--jobs', type=positive_int, default=jobs, help=jobs_help)
