@@ -96,3 +96,15 @@ def test_pairing_benchmark_times_every_pairing(capsys):
     assert rows[0].startswith('| faster <- faster |')
     assert rows[0].endswith('| 1.00 |')
     assert all(float(r.split('|')[2]) > 0 for r in rows)
+
+
+@pytest.mark.parametrize('bad', [['--batch', '0'], ['--iters', '0'],
+                                 ['--num-gts', '-1'], ['--warmup', '-1']])
+def test_parse_args_rejects_bad_counts(tool, bad, capsys):
+    """Counts below their minimum stop the tool while parsing, naming the
+    flag, before a model is built."""
+    with pytest.raises(SystemExit):
+        tool.parse_args([osp.join(CONFIGS, 'distill', 'kd', 'kd_shapes.py')] +
+                        bad)
+    err = capsys.readouterr().err
+    assert bad[0] in err and bad[1] in err, err
