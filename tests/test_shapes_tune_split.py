@@ -12,8 +12,8 @@ import pytest
 from conftest import tree_bytes
 
 import mmkd_det.datasets.shapes as shapes
+from mmkd_det.datasets.generation import SPLIT_IDS as _SPLIT_IDS
 from mmkd_det.datasets.shapes.render import render_image
-from mmkd_det.datasets.shapes.writer import _SPLIT_IDS
 
 SMALL = dict(seed=0, num_train=6, num_val=5, num_tune=7, size=(64, 80))
 

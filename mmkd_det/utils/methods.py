@@ -54,7 +54,7 @@ class Pair:
     Attributes:
         name (str): the leaf file suffix and pair base name, e.g.
             ``'r101-r18_fpn_coco'``.
-        dataset (str): ``'coco'`` or ``'shapes'``.
+        dataset (str): ``'coco'``, ``'digits'`` or ``'shapes'``.
         teacher (str): the teacher's plain detector config, relative to
             ``configs``.
         student (str): the student's plain detector config, relative to
@@ -114,6 +114,13 @@ PAIRS: Dict[str, Pair] = {
             student='detectors/faster-rcnn_r50_fpn_2x_coco.py',
             description='Cascade Mask R-CNN X101-32x4d-FPN -> Faster R-CNN '
             'R50-FPN, COCO, 2x (the FGD/MGD pair)'),
+        Pair(
+            name='digits',
+            dataset='digits',
+            teacher='detectors/faster-rcnn_r18-w16_fpn_digits.py',
+            student='detectors/faster-rcnn_r18-w4_fpn_digits.py',
+            description='Faster R-CNN ResNet-18/16-wide -> ResNet-18/4-wide, '
+            'handwritten digits'),
         Pair(
             name='shapes',
             dataset='shapes',
