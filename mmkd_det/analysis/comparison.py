@@ -29,7 +29,9 @@ from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-from mmkd_det.datasets.shapes import read_shapes_meta, shapes_args_mismatch
+from mmkd_det.datasets.embedded import (EMBEDDED_DATASETS, EmbeddedDataset,
+                                        embedded_dataset)
+from mmkd_det.datasets.generation import read_meta
 from mmkd_det.engine.runtime import override_data_root
 from mmkd_det.utils import methods as registry
 
@@ -39,11 +41,12 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METHODS = tuple(registry.METHODS)
 BASELINES = ('teacher', 'student')
 #: The pair compared by default.
-DEFAULT_PAIR = 'shapes'
-#: Registered pairs the tool can run: those trained on the shapes dataset,
-#: whose ``val`` and ``tune`` splits it validates on.
+DEFAULT_PAIR = 'digits'
+#: Registered pairs the tool can run: those trained on an embedded dataset
+#: (:mod:`mmkd_det.datasets.embedded`), whose ``val`` and ``tune`` splits it
+#: validates on.
 PAIRS = tuple(name for name, pair in registry.PAIRS.items()
-              if pair.dataset == 'shapes')
+              if pair.dataset in EMBEDDED_DATASETS)
 #: One teacher serves every student, as a published pretrained teacher does.
 TEACHER_SEED = 0
 MARKER = 'result.json'
@@ -75,7 +78,7 @@ def resolve_configs(method: str, pair: str = DEFAULT_PAIR) -> PairConfigs:
 
     Args:
         method: One of :data:`METHODS` or :data:`BASELINES`.
-        pair: One of :data:`PAIRS` (a registered pair on the shapes
+        pair: One of :data:`PAIRS` (a registered pair on an embedded
             dataset).
 
     Returns:
@@ -83,12 +86,12 @@ def resolve_configs(method: str, pair: str = DEFAULT_PAIR) -> PairConfigs:
 
     Raises:
         ValueError: Unknown method, or a pair that is not registered or is
-            not trained on the shapes dataset.
+            not trained on an embedded dataset.
     """
     if pair not in PAIRS:
         raise ValueError(
             f'Unknown pair {pair!r} for the comparison; it runs the pairs on '
-            f'the shapes dataset: {list(PAIRS)} (registry: '
+            f'an embedded dataset: {list(PAIRS)} (registry: '
             'mmkd_det/utils/methods.py)')
     student = registry.student_config(pair)
     teacher = registry.teacher_config(pair)
@@ -137,28 +140,36 @@ def split_options(split: str, data_root: str) -> List[str]:
     return options
 
 
-def check_split(data_root: str, split: str, custom_data: bool = False) -> None:
+def pair_dataset(pair: str) -> EmbeddedDataset:
+    """The embedded dataset ``pair`` (one of :data:`PAIRS`) trains on."""
+    return embedded_dataset(registry.PAIRS[pair].dataset)
+
+
+def check_split(data_root: str,
+                split: str,
+                custom_data: bool = False,
+                pair: str = DEFAULT_PAIR) -> None:
     """Raises FileNotFoundError unless ``split`` exists under ``data_root``
-    and, for a shapes dataset, it was made with the generator's defaults
-    (unless ``custom_data``)."""
+    and, for a generated dataset (one with ``meta.json``), it was made with
+    the defaults of the pair's dataset (unless ``custom_data``)."""
+    dataset = pair_dataset(pair)
     ann = osp.join(data_root, 'annotations', f'instances_{split}.json')
     images = osp.join(data_root, split)
     if not (osp.isfile(ann) and osp.isdir(images)):
         raise FileNotFoundError(
             f'The {split!r} split is missing: expected {ann} and {images}/. '
-            'Generate the dataset with tools/make_shapes.py or pass '
-            '--data-root.')
-    mismatch = None if custom_data else shapes_args_mismatch(data_root)
+            f'Generate the dataset with `{dataset.make_command(data_root)}` '
+            'or pass --data-root.')
+    mismatch = None if custom_data else dataset.mismatch(data_root)
     if mismatch:
         found = ', '.join(f'{k}={a!r} (expected {b!r})'
                           for k, (a, b) in sorted(mismatch.items()))
         raise FileNotFoundError(
-            f'The shapes dataset in {data_root} was not generated with the '
-            f"generator's defaults, which the comparison's configs and "
-            f'reference numbers belong to: {found}. Regenerate it with '
-            f'`python tools/make_shapes.py --out {data_root}` (or delete it '
-            'and run `make quickstart`), or pass --custom-data to compare '
-            'methods on it anyway.')
+            f'The dataset in {data_root} is not the {dataset.name} dataset '
+            f"the comparison's configs and reference numbers belong to: "
+            f'{found}. Regenerate it with '
+            f'`{dataset.make_command(data_root)} --force`, or pass '
+            '--custom-data to compare methods on it anyway.')
 
 
 def parse_options(options: List[str]) -> dict:
@@ -213,10 +224,10 @@ class RunSpec:
         pair: The teacher/student pair (:data:`PAIRS`).
         settings: The model's :data:`SETTING_KEYS` in the final config.
         max_iters: ``train_cfg.max_iters`` of the final config.
-        dataset: A shapes dataset's generator ``version`` and ``args``
+        dataset: A generated dataset's generator ``version`` and ``args``
             (``meta.json``), else None.
         config_hash: SHA-256 of the final config (work dir excluded) and,
-            for a shapes dataset, its generator version and arguments.
+            for a generated dataset, its generator version and arguments.
     """
     method: str
     seed: int
@@ -241,9 +252,9 @@ class RunSpec:
             for k in SETTING_KEYS if k in cfg.model
         }
         self.max_iters = int(cfg.train_cfg.max_iters)
-        # a shapes dataset regenerated with other arguments makes the run
+        # a dataset regenerated with other arguments makes the run
         # stale too, not only another config
-        meta = read_shapes_meta(self.data_root)
+        meta = read_meta(self.data_root)
         self.dataset = None if meta is None else dict(
             version=meta.get('version'), args=meta.get('args'))
         text = json.dumps(

@@ -4,8 +4,8 @@
 # and the optimizer that leaves the teacher out. A leaf adds one method's
 # losses (../losses/); see README, "Configs".
 # The teacher is the one the repository ships (`make teacher` retrains it;
-# its record: checkpoints/digits/README.md), found relative to this file,
-# not to the working directory; override it with
+# its record: checkpoints/digits/faster-rcnn_r18-w16_fpn_digits.json), found
+# relative to this file, not to the working directory; override it with
 #   --cfg-options model.teacher.checkpoint=/path/to/teacher.pth
 _base_ = '../digits_distill_runtime.py'
 model = dict(
