@@ -7,7 +7,7 @@ for ``torch.load(weights_only=True)`` only inside
 :func:`~mmkd_det.utils.checkpoint_safe_globals` (used by the tools, the
 teacher build and the ``SafeCheckpointLoadHook``).
 """
-from . import datasets, engine, models  # noqa: F401  (registration)
+from . import datasets, engine, evaluation, models  # noqa: F401 (registry)
 from .utils.checkpoint_safety import checkpoint_safe_globals
 from .version import __version__
 

@@ -30,7 +30,7 @@ from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
                                      last_fifth_gain, paired_deltas, summarize)
 from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
                                          point_options, warmup_iters)
-from mmkd_det.datasets.shapes import SHAPES_VERSION, default_shapes_args
+from mmkd_det.datasets.digits import DIGITS_SPEC
 from mmkd_det.utils import methods as registry
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -177,7 +177,7 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     work, out = str(tmp_path / 'work'), str(tmp_path / 'out')
     argv = [
         '--methods', 'kd', '--seeds', '0', '1', '--data-root', fake_root,
-        '--work-dir', work, '--out', out, '--cfg-options',
+        '--work-dir', work, '--out', out, '--train-teacher', '--cfg-options',
         'train_cfg.max_iters=4'
     ]
     trainer = FakeTrainer()
@@ -196,9 +196,9 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     assert kd1['d_ece'] == 0.05
     assert kd1['settings']['logit_losses']['loss_kd_cls']['temperature'] == 1
     assert kd1['config'] == osp.relpath(
-        registry.leaf_config('kd', 'shapes'), REPO_ROOT)
-    assert kd1['config'] == 'configs/distill/kd/kd_shapes.py'
-    assert kd1['pair'] == 'shapes'
+        registry.leaf_config('kd', 'digits'), REPO_ROOT)
+    assert kd1['config'] == 'configs/distill/kd/kd_digits.py'
+    assert kd1['pair'] == 'digits'
     assert any(
         o.startswith('model.teacher.checkpoint=')
         and o.endswith('teacher/seed0/iter_4.pth') for o in kd1['options'])
@@ -226,18 +226,20 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
 
 
 def _write_meta(root: str, **args) -> None:
-    """A shapes ``meta.json`` whose arguments are the defaults + ``args``."""
+    """A digits ``meta.json`` whose arguments are the defaults + ``args``."""
     with open(osp.join(root, 'meta.json'), 'w') as f:
         json.dump(
             dict(
-                version=SHAPES_VERSION, args={
-                    **default_shapes_args(),
+                generator=DIGITS_SPEC.generator,
+                version=DIGITS_SPEC.version,
+                args={
+                    **DIGITS_SPEC.params(),
                     **args
                 }), f)
 
 
-def test_stale_shapes_dataset_is_refused(tmp_path, fake_root, capsys):
-    """A shapes dataset made with other generator arguments (e.g. left by an
+def test_stale_dataset_is_refused(tmp_path, fake_root, capsys):
+    """A digits dataset made with other generator arguments (e.g. left by an
     older checkout) would silently change every number: refused, with the
     fix; --custom-data accepts it, and regenerating it makes finished runs
     stale."""
@@ -256,7 +258,7 @@ def test_stale_shapes_dataset_is_refused(tmp_path, fake_root, capsys):
         main(argv, run_command=FakeTrainer())
     msg = str(err.value)
     assert 'num_train=123 (expected' in msg
-    assert 'tools/make_shapes.py' in msg and '--custom-data' in msg
+    assert 'tools/make_dataset.py digits' in msg and '--custom-data' in msg
 
     capsys.readouterr()
     assert main(argv + ['--custom-data', '--dry-run']) == 0
@@ -275,7 +277,8 @@ def test_parallel_jobs_share_the_cores(tmp_path, fake_root):
     trainer = FakeTrainer()
     assert _main()([
         '--methods', 'kd', 'dkd', '--seeds', '0', '1', '--jobs', '2',
-        '--cores', '4', '--data-root', fake_root, '--work-dir',
+        '--cores', '4', '--train-teacher', '--data-root', fake_root,
+        '--work-dir',
         str(tmp_path / 'w'), '--out',
         str(tmp_path / 'o'), '--cfg-options', 'train_cfg.max_iters=4'
     ],
@@ -323,9 +326,13 @@ def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
         'train_cfg.max_iters=12'
     ],
                 run_command=trainer) == 0
-    assert len(trainer.calls) == 1 + 1 + len(grid_points('luminet'))
+    # the plain student and the grid, taught by the shipped teacher
+    assert len(trainer.calls) == 1 + len(grid_points('luminet'))
     records = load_records(osp.join(out, 'results.json'))
     assert {r['split'] for r in records} == {'tune'}
+    shipped = f'model.teacher.checkpoint={registry.shipped_teacher("digits")}'
+    assert all(shipped in r['options'] for r in records
+               if r['method'] == 'luminet')
     for record in records:
         assert not any('instances_val' in o or '=val/' in o
                        for o in record['options'])
@@ -420,12 +427,13 @@ def test_tune_table_marks_best():
 
 
 # ------------------------------------------------- configs from registry
-@pytest.mark.parametrize('pair', ['shapes', 'cascade_shapes'])
+@pytest.mark.parametrize('pair', ['digits', 'shapes', 'cascade_shapes'])
 def test_configs_come_from_the_registry(pair):
     assert METHODS == tuple(registry.METHODS)
     assert set(PAIRS) == {
         name
-        for name, p in registry.PAIRS.items() if p.dataset == 'shapes'
+        for name, p in registry.PAIRS.items()
+        if p.dataset in ('digits', 'shapes')
     }
     for method in METHODS:
         configs = resolve_configs(method, pair)
@@ -439,8 +447,9 @@ def test_configs_come_from_the_registry(pair):
         registry.student_config(pair)
 
 
-@pytest.mark.parametrize('pair,match', [('nope', 'Unknown pair'),
-                                        ('r101-r18_fpn_coco', 'shapes')])
+@pytest.mark.parametrize('pair,match',
+                         [('nope', 'Unknown pair'),
+                          ('r101-r18_fpn_coco', 'embedded dataset')])
 def test_unknown_or_coco_pair_rejected(pair, match):
     assert pair not in PAIRS
     with pytest.raises(ValueError, match=match):
@@ -481,8 +490,14 @@ def test_cli_pair_gets_its_own_folders(tmp_path, fake_root):
     assert args.out.endswith(
         osp.join('benchmarks', 'shapes', 'cascade_shapes'))
     default = main['parse_args']([])
-    assert default.pair == 'shapes'
-    assert default.out.endswith(osp.join('benchmarks', 'shapes'))
+    assert default.pair == 'digits'
+    assert default.out.endswith(osp.join('benchmarks', 'digits'))
+    assert default.data_root.endswith(osp.join('data', 'digits'))
+    assert default.teacher_checkpoint == registry.shipped_teacher('digits')
+    assert main['parse_args'](['--train-teacher']).teacher_checkpoint is None
+    shapes = main['parse_args'](['--pair', 'shapes'])
+    assert shapes.out.endswith(osp.join('benchmarks', 'shapes'))
+    assert shapes.work_dir.endswith(osp.join('work_dirs', 'compare_shapes'))
     out = str(tmp_path / 'o')
     assert main['main']([
         '--pair', 'cascade_shapes', '--methods', 'teacher', '--seeds', '0',
@@ -519,11 +534,13 @@ def test_grid_at_most_9_points_on_existing_keys(method):
 
 
 def test_grid_settings_reach_the_built_losses(teacher_checkpoint, fake_root):
-    point = grid_points('zscore-dkd')[-1]
+    # the shapes pair: the tests' tiny teacher is a shapes detector
+    point = grid_points('zscore-dkd', 'shapes')[-1]
     options = point_options('zscore-dkd', point, 120) + [
         f'model.teacher.checkpoint={teacher_checkpoint}'
     ]
-    cfg = final_config(resolve_configs('zscore-dkd').train, options, fake_root)
+    cfg = final_config(
+        resolve_configs('zscore-dkd', 'shapes').train, options, fake_root)
     model = MODELS.build(cfg.model)
     loss = model.logit_losses['loss_dkd_cls']
     assert (loss.temperature, loss.loss_weight) == (point['temperature'],
@@ -544,8 +561,8 @@ def test_plan_tune_covers_logit_methods_only(tmp_path, fake_root):
 def test_end_to_end_student(shapes_root, tmp_path):
     out = str(tmp_path / 'out')
     assert _main()([
-        '--methods', 'student', '--seeds', '0', '--custom-data', '--data-root',
-        shapes_root, '--work-dir',
+        '--methods', 'student', '--seeds', '0', '--pair', 'shapes',
+        '--custom-data', '--data-root', shapes_root, '--work-dir',
         str(tmp_path / 'work'), '--out', out, '--cfg-options',
         'train_cfg.max_iters=2', 'train_cfg.val_interval=1',
         'train_dataloader.num_workers=0',
@@ -574,8 +591,8 @@ def test_end_to_end_tune_split(shapes_root, tmp_path):
     (root / 'val').rename(root / 'val_hidden')  # reading val would fail
     work, out = tmp_path / 'work', str(tmp_path / 'out')
     assert _main()([
-        '--methods', 'student', '--seeds', '3', '--split', 'tune',
-        '--custom-data', '--data-root',
+        '--methods', 'student', '--seeds', '3', '--split', 'tune', '--pair',
+        'shapes', '--custom-data', '--data-root',
         str(root), '--work-dir',
         str(work), '--out', out, '--cfg-options', 'train_cfg.max_iters=1',
         'train_dataloader.num_workers=0',

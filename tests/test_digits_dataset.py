@@ -184,6 +184,14 @@ def test_every_digits_config_is_checked():
     assert len(DIGITS_CONFIGS) == 2 + 9
 
 
+def test_quickstart_defaults_are_the_generator_defaults():
+    quickstart = vars(load_tool('quickstart.py').parse_args([]))
+    defaults = digits.DIGITS_SPEC.defaults()
+    assert (quickstart['num_train'], quickstart['num_val']) == \
+        (defaults['num_train'], defaults['num_val'])
+    assert quickstart['data_root'].endswith(osp.join('data', 'digits'))
+
+
 def test_make_dataset_tool(tmp_path, capsys):
     tool = load_tool('make_dataset.py')
     out = str(tmp_path / 'd')

