@@ -633,3 +633,18 @@ def test_cli_rejects_bad_job_counts(tool, bad, capsys):
     assert f"invalid count '{bad[1]}'" in capsys.readouterr().err
     args = parse(['--jobs', '3', '--cores', '2'])
     assert (args.jobs, args.cores) == (3, 2)
+
+
+def test_progress_line_is_short_and_names_the_run():
+    from mmkd_det.analysis.comparison_runs import progress_line
+    state = {'start': 0.0}
+    train = ('12/07 13:56:53 - mmengine - INFO - Iter(train) [ 700/7000]  '
+             'lr: 3.0e-02  eta: 0:06:00  time: 0.05  loss: 0.8')
+    val = ('12/07 13:57:10 - mmengine - INFO - Iter(val) [32/32]    '
+           'coco/bbox_mAP: 0.3240  coco/bbox_mAP_50: 0.6000  '
+           'coco/bbox_mAP_l: -1.0000  coco/d_ece: 0.0800')
+    assert progress_line('val/kd/seed0', val, state) is None  # no iter yet
+    assert progress_line('val/kd/seed0', train, state) is None
+    line = progress_line('val/kd/seed0', val, state)
+    assert line.startswith('  [val/kd/seed0] 700/7000  AP 32.4  ')
+    assert 'ETA' in line and 'mAP_l' not in line and len(line) < 80

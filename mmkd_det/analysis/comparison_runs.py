@@ -8,6 +8,7 @@ fixed number of CPU threads; its validations log COCO AP and D-ECE
 """
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -19,16 +20,49 @@ from .report import D_ECE_KEY, load_run
 from .results_store import atomic_write_json
 
 
+_TRAIN_ITER = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
+_VAL_AP = re.compile(r'coco/bbox_mAP: ([0-9.]+)')
+
+
+def progress_line(name: str, line: str, state: dict) -> Optional[str]:
+    """One short progress line for a validation line of mmengine's log.
+
+    Args:
+        name: The run, e.g. ``val/kd/seed0``.
+        line: A line of the training log.
+        state: Per-run memory (the last training iteration, the start time);
+            updated in place.
+
+    Returns:
+        ``'[val/kd/seed0] 700/7000  AP 32.4  3 min, ETA 27 min'`` for a
+        validation result, else None.
+    """
+    state.setdefault('start', time.time())
+    match = _TRAIN_ITER.search(line)
+    if match:
+        state['iter'], state['total'] = int(match[1]), int(match[2])
+        return None
+    match = _VAL_AP.search(line)
+    if not match or 'iter' not in state:
+        return None
+    done, total = state['iter'], state['total']
+    elapsed = time.time() - state['start']
+    eta = elapsed / max(done, 1) * (total - done)
+    return (f'  [{name}] {done}/{total}  AP {100 * float(match[1]):.1f}  '
+            f'{elapsed / 60:.0f} min, ETA {eta / 60:.0f} min')
+
+
 def run_logged(cmd: List[str], log_path: str, env: Dict[str, str]) -> None:
     """Default runner: ``cmd`` in the repo root, output into ``log_path``.
 
-    Validation results and errors are echoed with the run's folder name.
+    Each validation prints one short line (:func:`progress_line`); the rest
+    of the output goes only to the log. A failure shows the log's tail.
 
     Raises:
         RuntimeError: Non-zero exit; names the log and shows its tail.
     """
     name = '/'.join(osp.normpath(osp.dirname(log_path)).split(os.sep)[-3:])
-    tail = []
+    tail, state = [], {}
     with open(log_path, 'w', encoding='utf-8') as log:
         proc = subprocess.Popen(
             cmd,
@@ -41,8 +75,9 @@ def run_logged(cmd: List[str], log_path: str, env: Dict[str, str]) -> None:
         for line in proc.stdout:
             log.write(line)
             tail = (tail + [line])[-30:]
-            if 'coco/bbox_mAP:' in line or 'Traceback' in line:
-                print(f'  [{name}] {line.strip()[:200]}', flush=True)
+            progress = progress_line(name, line, state)
+            if progress:
+                print(progress, flush=True)
         if proc.wait() != 0:
             raise RuntimeError(f'{cmd[1]} exited with {proc.returncode}; '
                                f'log {log_path}:\n{"".join(tail)}')
