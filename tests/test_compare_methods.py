@@ -207,8 +207,17 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     assert main(argv, run_command=trainer) == 0
     assert trainer.calls == []  # everything finished: nothing re-runs
 
+    # an interrupted run: no marker, no record, junk in its folder
     kd1_dir = osp.join(work, 'val', 'kd', 'seed1')
     os.remove(osp.join(kd1_dir, MARKER))
+    results = osp.join(out, 'results.json')
+    with open(results) as f:
+        data = json.load(f)
+    data['runs'] = [
+        r for r in data['runs'] if (r['method'], r['seed']) != ('kd', 1)
+    ]
+    assert len(data['runs']) == 4
+    atomic_write_json(results, data)
     junk = osp.join(kd1_dir, 'junk_from_interrupted_run')
     open(junk, 'w').close()
     trainer = FakeTrainer()
@@ -648,3 +657,52 @@ def test_progress_line_is_short_and_names_the_run():
     line = progress_line('val/kd/seed0', val, state)
     assert line.startswith('  [val/kd/seed0] 700/7000  AP 32.4  ')
     assert 'ETA' in line and 'mAP_l' not in line and len(line) < 80
+
+
+def test_committed_records_resume_in_a_fresh_work_dir(tmp_path, fake_root,
+                                                      capsys):
+    """An earlier sitting's records (results.json, committed) count as
+    finished runs even when their folders are gone, e.g. in a fresh clone;
+    a teacher is trained again (its checkpoint is needed)."""
+    main = _main()
+    out = str(tmp_path / 'out')
+    argv = [
+        '--methods', 'kd', '--seeds', '0', '--data-root', fake_root, '--out',
+        out, '--cfg-options', 'train_cfg.max_iters=4'
+    ]
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--work-dir', str(tmp_path / 'w1')], run_command=trainer) == 0
+    assert trainer.calls == ['val/student/seed0', 'val/kd/seed0']
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--work-dir', str(tmp_path / 'w2')], run_command=trainer) == 0
+    assert trainer.calls == []
+    capsys.readouterr()
+    assert main(argv + ['--work-dir', str(tmp_path / 'w2'), '--dry-run']) == 0
+    assert capsys.readouterr().out.split()[::2] == ['done', 'done']
+    # the teacher's record alone is not enough: it is trained again
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--train-teacher', '--work-dir',
+                str(tmp_path / 'w4')],
+        run_command=trainer) == 0
+    assert trainer.calls == ['val/teacher/seed0', 'val/kd/seed0']
+    # its checkpoint gone, the teacher is trained again; the distilled run
+    # of that same teacher path is not
+    os.remove(
+        str(tmp_path / 'w4' / 'val' / 'teacher' / 'seed0' / 'iter_4.pth'))
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--train-teacher', '--work-dir',
+                str(tmp_path / 'w4')],
+        run_command=trainer) == 0
+    assert trainer.calls == ['val/teacher/seed0']
+    # another config is not covered by them
+    trainer = FakeTrainer()
+    assert main(
+        argv[:-1] +
+        ['train_cfg.max_iters=6', '--work-dir',
+         str(tmp_path / 'w3')],
+        run_command=trainer) == 0
+    assert trainer.calls == ['val/student/seed0', 'val/kd/seed0']

@@ -260,6 +260,9 @@ class RunSpec:
                 config=cfg.to_dict(), dataset=self.dataset),
             sort_keys=True,
             default=str)
+        # the checkout's own path (data root, shipped teacher) does not make
+        # another run: a record committed from one clone is found in another
+        text = text.replace(REPO_ROOT, '<repo>')
         self.config_hash = hashlib.sha256(text.encode()).hexdigest()
 
     @property
@@ -274,8 +277,21 @@ class RunSpec:
         return osp.join(self.work_dir, f'iter_{self.max_iters}.pth')
 
 
-def finished_record(spec: RunSpec) -> Optional[dict]:
-    """The marker's record if ``spec`` is finished, else None."""
+def finished_record(
+        spec: RunSpec,
+        committed: Optional[Dict[str, dict]] = None) -> Optional[dict]:
+    """The record of ``spec`` if it is finished, else None.
+
+    A run is finished when its folder's marker has the same config hash and
+    its checkpoint is there, or when ``committed`` (records of a
+    ``results.json`` by config hash, e.g. from an earlier sitting in
+    another clone) holds a record of the same config hash: a run whose
+    checkpoint nothing needs is not trained again. The teacher's checkpoint
+    is needed, so a teacher counts as finished only by its marker.
+    """
+    record = (committed or {}).get(spec.config_hash)
+    if record is not None and spec.method != 'teacher':
+        return record
     path = osp.join(spec.work_dir, MARKER)
     try:
         with open(path, encoding='utf-8') as f:
@@ -291,10 +307,12 @@ def finished_record(spec: RunSpec) -> Optional[dict]:
     return record
 
 
-def run_status(spec: RunSpec) -> str:
+def run_status(spec: RunSpec,
+               committed: Optional[Dict[str, dict]] = None) -> str:
     """``'done'``, ``'stale'`` (finished for another config or checkpoint
-    gone), ``'partial'`` (interrupted) or ``'todo'``."""
-    if finished_record(spec) is not None:
+    gone), ``'partial'`` (interrupted) or ``'todo'``; ``committed`` as for
+    :func:`finished_record`."""
+    if finished_record(spec, committed) is not None:
         return 'done'
     if osp.isfile(osp.join(spec.work_dir, MARKER)):
         return 'stale'

@@ -18,7 +18,7 @@ from .comparison import (DEFAULT_PAIR, METHODS, TEACHER_SEED, RunCommand,
                          RunSpec, final_config, finished_record, pair_dataset,
                          resolve_configs, split_options)
 from .comparison_runs import execute, run_logged
-from .results_store import RESULTS_FILE, add_records
+from .results_store import RESULTS_FILE, add_records, records_by_hash
 from .tune_grid import grid_points, point_options, point_tag, warmup_iters
 
 
@@ -207,9 +207,10 @@ def run_all(
         RuntimeError: The teacher failed (no distillation could run).
     """
     results_path = osp.join(out_dir, RESULTS_FILE)
+    committed = records_by_hash(results_path)
     records = {}
     for spec in ([teacher] if teacher else []) + list(runs):
-        record = finished_record(spec)
+        record = finished_record(spec, committed)
         if record is not None:
             records[spec.work_dir] = record
     if records:

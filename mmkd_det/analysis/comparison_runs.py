@@ -19,7 +19,6 @@ from .comparison import MARKER, REPO_ROOT, RunCommand, RunSpec
 from .report import D_ECE_KEY, load_run
 from .results_store import atomic_write_json
 
-
 _TRAIN_ITER = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 _VAL_AP = re.compile(r'coco/bbox_mAP: ([0-9.]+)')
 

@@ -42,7 +42,8 @@ from mmkd_det.analysis.comparison_plan import plan_comparison  # noqa: E402
 from mmkd_det.analysis.comparison_plan import plan_tune, run_all
 from mmkd_det.analysis.comparison_report import (  # noqa: E402
     render_comparison, render_tune_table, write_comparison_report)
-from mmkd_det.analysis.results_store import git_commit  # noqa: E402
+from mmkd_det.analysis.results_store import RESULTS_FILE  # noqa: E402
+from mmkd_det.analysis.results_store import git_commit, records_by_hash
 from mmkd_det.analysis.tune_grid import DEFAULT_TUNE_METHODS  # noqa: E402
 from mmkd_det.analysis.tune_grid import TUNE_GRIDS  # noqa: E402
 from mmkd_det.utils.cli import add_parallel_run_args  # noqa: E402
@@ -82,7 +83,8 @@ def parse_args(argv=None):
         help='run the tuning grid of the logit methods on '
         'the tune split')
     parser.add_argument(
-        '--data-root', help="dataset root (default: the pair's dataset's, "
+        '--data-root',
+        help="dataset root (default: the pair's dataset's, "
         'e.g. data/digits)')
     parser.add_argument(
         '--custom-data',
@@ -138,8 +140,8 @@ def parse_args(argv=None):
     other_pair = args.pair != dataset.name
     if args.work_dir is None:
         args.work_dir = osp.join(
-            REPO_ROOT, 'work_dirs', 'compare' if args.pair == DEFAULT_PAIR
-            else f'compare_{args.pair}')
+            REPO_ROOT, 'work_dirs',
+            'compare' if args.pair == DEFAULT_PAIR else f'compare_{args.pair}')
     if args.out is None:
         args.out = osp.join(dataset.reference(),
                             *([args.pair] if other_pair else []))
@@ -175,8 +177,9 @@ def main(argv=None, run_command=None) -> int:
                                         args.cfg_options,
                                         args.teacher_checkpoint, args.pair)
     if args.dry_run:
+        committed = records_by_hash(osp.join(args.out, RESULTS_FILE))
         for spec in ([teacher] if teacher else []) + runs:
-            print(f'{run_status(spec):8s} {spec.name}')
+            print(f'{run_status(spec, committed):8s} {spec.name}')
         return 0
 
     extra = {} if run_command is None else dict(run_command=run_command)
