@@ -18,18 +18,20 @@ guessed (issue 9):
   start-of-training gradient of the trained-state weight, so that weight is
   run with and without it; the start-matching weight only with it.
 
-That is 2 x 3 = 6 points per method (the issue allows 9; 4 methods x 6
-points fit its 90-minute budget on 2 cores). The weights are the
-"loss_weight matching the reference" column printed by::
+That is 2 x 3 = 6 points per method (at most 9 allowed). The weights
+belong to the pair they were measured on, so each dataset has its grids
+(:data:`TUNE_GRIDS_BY_DATASET`). They are the "loss_weight matching the
+reference" column printed by::
 
     python tools/analysis/gradient_scale.py \\
-        configs/distill/kd/kd_shapes.py \\
-        configs/distill/{luminet,zscore-kd,zscore-dkd,ldrld}/*_shapes.py \\
+        configs/distill/kd/kd_<pair>.py \\
+        configs/distill/{luminet,zscore-kd,zscore-dkd,ldrld}/*_<pair>.py \\
         --teacher-checkpoint TEACHER.pth [--student-checkpoint STUDENT.pth] \\
         --batches 16 --temperatures 0.7 1 2 4
 
-(teacher and student: the comparison's seed-0 runs; the table is kept in
-``benchmarks/shapes/gradient_scale.md``). Weights are rounded to 2
+(digits: the shipped teacher and the plain student of the tune split, seed
+0, ``benchmarks/digits/gradient_scale.md``; shapes: that comparison's seed-0
+runs, ``benchmarks/shapes/gradient_scale.md``). Weights are rounded to 2
 significant digits.
 
 The warm-up is a fraction of the run's iterations

@@ -121,12 +121,12 @@ PAIRS: Dict[str, Pair] = {
         Pair(
             name='digits',
             dataset='digits',
-            teacher='detectors/faster-rcnn_r18-w16_fpn_digits.py',
+            teacher='detectors/faster-rcnn_r18-w32_fpn_digits.py',
             student='detectors/faster-rcnn_r18-w4_fpn_digits.py',
-            description='Faster R-CNN ResNet-18/16-wide -> ResNet-18/4-wide, '
+            description='Faster R-CNN ResNet-18/32-wide -> ResNet-18/4-wide, '
             'handwritten digits',
             teacher_checkpoint='checkpoints/digits/'
-            'faster-rcnn_r18-w16_fpn_digits.pth'),
+            'faster-rcnn_r18-w32_fpn_digits.pth'),
         Pair(
             name='shapes',
             dataset='shapes',

@@ -1,5 +1,5 @@
 # LumiNet + ReviewKD ("Ours*" in the LumiNet paper);
-# digits ResNet-18/16-wide -> ResNet-18/4-wide.
+# digits ResNet-18/32-wide -> ResNet-18/4-wide.
 # The bases give the pair and the method's losses and warm-up; the model
 # takes them with pop(), which leaves no copy at the top level (README,
 # "Configs").

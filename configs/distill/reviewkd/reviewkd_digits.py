@@ -1,5 +1,5 @@
 # ReviewKD: ABF connector + HCL on the FPN outputs;
-# digits ResNet-18/16-wide -> ResNet-18/4-wide.
+# digits ResNet-18/32-wide -> ResNet-18/4-wide.
 # The bases give the pair and the method's losses; the model takes the
 # losses with pop(), which leaves no copy at the top level (README,
 # "Configs").

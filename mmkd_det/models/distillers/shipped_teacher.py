@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from ...engine.teacher_check_hook import evaluate_first_images
@@ -71,6 +72,7 @@ def evaluate_checkpoint(config: str,
         dict: CocoMetric's ``bbox_*`` results.
     """
     from mmkd_det.analysis.comparison import parse_options
+    init_default_scope('mmdet')  # the dataset and metric registries
     cfg = Config.fromfile(config)
     if options:
         cfg.merge_from_dict(parse_options(options))
