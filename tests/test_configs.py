@@ -197,8 +197,9 @@ def test_coco_detectors_build_in_plain_mmdet():
 @pytest.mark.parametrize('path', DETECTORS, ids=rel)
 def test_plain_detector_builds_offline(path):
     cfg = load_config(path)
-    # ShapesDataset is mmkd_det's; COCO detectors are plain mmdet
-    if 'shapes' in osp.basename(path):
+    # DigitsDataset and ShapesDataset are mmkd_det's; COCO detectors are
+    # plain mmdet
+    if 'shapes' in osp.basename(path) or 'digits' in osp.basename(path):
         assert cfg.custom_imports.imports == ['mmkd_det']
     else:
         assert 'custom_imports' not in cfg

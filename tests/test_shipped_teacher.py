@@ -33,8 +33,9 @@ def test_file_is_the_recorded_one(record):
     assert record['size_bytes'] == osp.getsize(CHECKPOINT)
     assert record['config'] == osp.relpath(
         registry.teacher_config(PAIR), registry.REPO_ROOT)
-    # weights only: a model zoo file, a few MB
-    assert record['size_bytes'] < 8e6
+    # weights only (a training checkpoint with its optimizer state is about
+    # twice as large): 3.9M fp32 parameters, 15.7 MB
+    assert record['size_bytes'] < 17e6
 
 
 def test_trained_for_todays_default_dataset(record):

@@ -93,7 +93,28 @@ SHAPES_TUNE_GRIDS: Dict[str, dict] = {
 
 #: The grids of the digits pair, by the same rule, measured on that pair
 #: (benchmarks/digits/gradient_scale.md).
-DIGITS_TUNE_GRIDS: Dict[str, dict] = SHAPES_TUNE_GRIDS  # TEMP
+DIGITS_TUNE_GRIDS: Dict[str, dict] = {
+    # T 0.7: official ImageNet (ALPHA 2); T 4: official CIFAR (lowest)
+    'luminet': _grid('loss_kd_cls', {
+        0.7: (0.21, 1.1),
+        4.0: (0.23, 1.2)
+    }),
+    # T 2: LS-KD's base temperature; T 1: the DKD detection baseline's
+    'zscore-kd': _grid('loss_kd_cls', {
+        1.0: (0.15, 3.5),
+        2.0: (0.2, 3.1)
+    }),
+    # T 2: LS-KD's DKD variant; T 1: the DKD detection setting's
+    'zscore-dkd': _grid('loss_dkd_cls', {
+        1.0: (0.15, 4.5),
+        2.0: (0.21, 6.1)
+    }),
+    # T 4: official CIFAR; T 1: the DKD detection baseline's
+    'ldrld': _grid('loss_ldrld_cls', {
+        1.0: (0.19, 0.024),
+        4.0: (0.084, 0.016)
+    }),
+}
 
 #: dataset -> its pairs' grids (a grid's weights belong to the pair the
 #: gradients were measured on).
