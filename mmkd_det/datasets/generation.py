@@ -160,7 +160,7 @@ def meta_mismatch(spec: DatasetSpec, meta: Dict) -> Optional[Dict[str, Tuple]]:
         dict | None: None when it matches the defaults; else
         ``{name: (found, default)}`` per differing argument, with
         ``'version'`` for another generator version and ``'generator'`` for
-        another dataset.
+        another dataset's generator (when ``meta`` names one).
     """
     expected = spec.params()
     found = meta.get('args', {})
@@ -168,10 +168,11 @@ def meta_mismatch(spec: DatasetSpec, meta: Dict) -> Optional[Dict[str, Tuple]]:
         k: (found.get(k), v)
         for k, v in expected.items() if found.get(k) != v
     }
-    for key, value in (('version', spec.version), ('generator',
-                                                   spec.generator)):
-        if meta.get(key) != value:
-            diff[key] = (meta.get(key), value)
+    if meta.get('version') != spec.version:
+        diff['version'] = (meta.get('version'), spec.version)
+    # records of comparison runs keep only the version and the arguments
+    if 'generator' in meta and meta['generator'] != spec.generator:
+        diff['generator'] = (meta['generator'], spec.generator)
     return diff or None
 
 
