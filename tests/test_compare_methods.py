@@ -312,6 +312,26 @@ def test_dry_run_lists_states(tmp_path, fake_root, capsys):
     assert 'partial  val/student/seed1' in lines
 
 
+def _evaluated_on(cmd):
+    """The annotation files and image folders that the validation, test and
+    evaluators of a ``train.py`` or ``calibration.py`` command read, in the
+    config the tool builds from its arguments."""
+    options = cmd[cmd.index('--cfg-options') + 1:] \
+        if '--cfg-options' in cmd else []
+    cfg = final_config(cmd[2], options, cmd[cmd.index('--data-root') + 1])
+    paths = {
+        cfg[name].ann_file
+        for name in ('val_evaluator', 'test_evaluator')
+    }
+    for loader in ('val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        paths |= {
+            osp.join(dataset.data_root, dataset.ann_file),
+            osp.join(dataset.data_root, dataset.data_prefix.img)
+        }
+    return {osp.normpath(p) for p in paths}
+
+
 def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
     main = _main()
     out = str(tmp_path / 'out')
@@ -329,6 +349,17 @@ def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
     for record in records:
         assert not any('instances_val' in o or '=val/' in o
                        for o in record['options'])
+    # every training and calibration validates and tests on tune, and
+    # nothing else: the configs' own split is val
+    tune = {
+        osp.join(fake_root, 'annotations', 'instances_tune.json'),
+        osp.join(fake_root, 'tune')
+    }
+    tools = [osp.basename(cmd[1]) for cmd in trainer.commands]
+    assert tools.count('train.py') == len(trainer.calls)
+    assert tools.count('calibration.py') == len(trainer.calls)
+    for cmd in trainer.commands:
+        assert _evaluated_on(cmd) == tune, cmd[1:3]
     table = open(osp.join(out, 'tune_luminet.md')).read()
     points = grid_points('luminet')
     assert table.count('| luminet |') == len(points)

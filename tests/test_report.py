@@ -22,7 +22,6 @@ FINAL = {
     'luminet': (0.301, 0.497, 0.322),
 }
 
-
 # The interrupted student launch's validation @40, which its relaunch
 # repeats: AP and AP75 above the final values, AP50 below, so that neither
 # the first launch's line nor a per-metric maximum or minimum is the answer.
