@@ -43,7 +43,9 @@ def check_plain_student(distiller: torch.nn.Module, plain_cfg: Config,
     """
     with checkpoint_safe_globals():  # mmengine's message hub
         state = torch.load(checkpoint)['state_dict']
-    assert state and not any(k.startswith('teacher.') for k in state)
+    assert state, f'{checkpoint} holds no weights'
+    teacher = [k for k in state if k.startswith('teacher.')]
+    assert not teacher, f'{checkpoint} holds teacher weights: {teacher[:3]}'
     plain = MODELS.build(plain_cfg.model)
     plain.load_state_dict(state, strict=True)
 
@@ -52,12 +54,14 @@ def check_plain_student(distiller: torch.nn.Module, plain_cfg: Config,
     metrics = runner.test()
     tested = runner.model.state_dict()
     assert tested.keys() == state.keys()
-    assert all(torch.equal(tested[k], v) for k, v in state.items())
+    assert all(torch.equal(tested[k], v) for k, v in state.items()), \
+        'Runner.test() did not evaluate the checkpoint\'s weights'
 
     data = next(iter(runner.test_dataloader))
     expected, got = _predict(distiller, data), _predict(plain, data)
-    assert sum(len(p) for p in expected) > 0  # something to compare
+    assert sum(len(p) for p in expected) > 0, 'no prediction to compare'
     for want, have in zip(expected, got, strict=True):
         for key in ('bboxes', 'scores', 'labels'):
-            assert torch.equal(have[key], want[key]), key
+            assert torch.equal(have[key], want[key]), (
+                f'the plain model\'s {key} differ from the distiller\'s')
     return metrics
