@@ -296,10 +296,12 @@ class FakeTrainer:
 
     def __init__(self):
         self.calls = []
+        self.commands = []  # every command, train.py and calibration.py
         self.threads = {}
         self.teacher_ready = {}  # distillation run -> teacher file existed
 
     def __call__(self, cmd, log_path, env):
+        self.commands.append(list(cmd))
         tool = osp.basename(cmd[1])
         if tool == 'train.py':
             work_dir = cmd[cmd.index('--work-dir') + 1]

@@ -324,6 +324,26 @@ def test_dry_run_lists_states(tmp_path, fake_root, capsys):
     assert 'partial  val/student/seed1' in lines
 
 
+def _evaluated_on(cmd):
+    """The annotation files and image folders that the validation, test and
+    evaluators of a ``train.py`` or ``calibration.py`` command read, in the
+    config the tool builds from its arguments."""
+    options = cmd[cmd.index('--cfg-options') + 1:] \
+        if '--cfg-options' in cmd else []
+    cfg = final_config(cmd[2], options, cmd[cmd.index('--data-root') + 1])
+    paths = {
+        cfg[name].ann_file
+        for name in ('val_evaluator', 'test_evaluator')
+    }
+    for loader in ('val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        paths |= {
+            osp.join(dataset.data_root, dataset.ann_file),
+            osp.join(dataset.data_root, dataset.data_prefix.img)
+        }
+    return {osp.normpath(p) for p in paths}
+
+
 def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
     main = _main()
     out = str(tmp_path / 'out')
@@ -345,6 +365,17 @@ def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
     for record in records:
         assert not any('instances_val' in o or '=val/' in o
                        for o in record['options'])
+    # every training and calibration validates and tests on tune, and
+    # nothing else: the configs' own split is val
+    tune = {
+        osp.join(fake_root, 'annotations', 'instances_tune.json'),
+        osp.join(fake_root, 'tune')
+    }
+    tools = [osp.basename(cmd[1]) for cmd in trainer.commands]
+    assert tools.count('train.py') == len(trainer.calls)
+    assert tools.count('calibration.py') == len(trainer.calls)
+    for cmd in trainer.commands:
+        assert _evaluated_on(cmd) == tune, cmd[1:3]
     table = open(osp.join(out, 'tune_luminet.md')).read()
     points = grid_points('luminet')
     assert table.count('| luminet |') == len(points)
@@ -588,7 +619,13 @@ def test_end_to_end_student(shapes_root, tmp_path):
                                                                    0, 'val')
     assert 0.0 <= record['bbox_mAP'] <= 1.0
     assert [step for step, _ in record['ap_curve']] == [1, 2]
-    assert record['d_ece'] is None or 0 <= record['d_ece'] <= 1
+    # calibration ran on the 4 val images: after 2 iterations every score is
+    # near 1/9, so D-ECE is undefined and the record says why (a run whose
+    # calibration never ran would have neither a number nor this error)
+    assert record['d_ece'] is None
+    assert record['d_ece_error'].startswith(
+        'ValueError: No detection with score >= 0.3 in 4 images'
+    ), record['d_ece_error']
     assert osp.isfile(osp.join(out, 'report.md'))
 
 
