@@ -296,7 +296,7 @@ class FakeTrainer:
 
     def __init__(self):
         self.calls = []
-        self.commands = []  # every command, train.py and calibration.py
+        self.commands = []  # every command it was given
         self.threads = {}
         self.teacher_ready = {}  # distillation run -> teacher file existed
 

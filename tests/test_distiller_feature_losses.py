@@ -36,6 +36,7 @@ PAIR_WEIGHTS = {
     'cascade-mask-x101-r50_fpn_coco': 1.0,  # ReviewKD's R101->R50 setting
     'shapes': 1.2,  # ResNet->ResNet as R101->R18
     'cascade_shapes': 1.2,  # the shapes Faster pair's
+    'digits': 1.2,  # ResNet->ResNet as R101->R18
 }
 # (student FPN width, teacher FPN width)
 PAIR_CHANNELS = {
@@ -44,6 +45,7 @@ PAIR_CHANNELS = {
     'cascade-mask-x101-r50_fpn_coco': (256, 256),
     'shapes': (8, 32),
     'cascade_shapes': (8, 64),
+    'digits': (8, 64),
 }
 # method -> (feature loss key, loss type, connector type, has LumiNet loss);
 # one entry per registered method with a feature loss (checked below)
