@@ -66,6 +66,13 @@ def on_cuda(*values, id: str = None):
 DEVICES = ('cpu', on_cuda('cuda'))
 
 
+def runner_device(monkeypatch, device: str) -> None:
+    """Make MMEngine runners put the model on ``device``: they pick CUDA
+    whenever it exists, so a CPU variant must say so on a GPU machine."""
+    import mmengine.runner.runner as runner_module
+    monkeypatch.setattr(runner_module, 'get_device', lambda: device)
+
+
 def free_port() -> int:
     """A TCP port that is free now, for a gloo group's ``MASTER_PORT``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

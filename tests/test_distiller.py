@@ -5,7 +5,8 @@ from unittest import mock
 
 import pytest
 import torch
-from conftest import CONFIGS, STUDENT_CONFIG, TEACHER_CONFIG, tiny_config
+from conftest import (CONFIGS, DEVICES, STUDENT_CONFIG, TEACHER_CONFIG,
+                      runner_device, tiny_config)
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
@@ -307,13 +308,17 @@ def test_inline_teacher_config(teacher_checkpoint):
 
 
 @pytest.mark.slow  # a runner trains and evaluates
+@pytest.mark.parametrize('device', DEVICES)
 def test_distill_checkpoint_evaluates_with_student_config(
-        teacher_checkpoint, shapes_root, tmp_path):
+        device, teacher_checkpoint, shapes_root, tmp_path, monkeypatch):
     """Train the distiller 2 iterations, then test with the plain student."""
+    runner_device(monkeypatch, device)
     cfg = tiny_config(
         LUMINET, shapes_root, str(tmp_path / 'distill'), max_iters=2)
     cfg.model.teacher.checkpoint = teacher_checkpoint
-    Runner.from_cfg(cfg).train()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert next(runner.model.parameters()).device.type == device
     checkpoint = tmp_path / 'distill' / 'iter_2.pth'
     with checkpoint_safe_globals():  # mmengine's message hub
         saved = torch.load(checkpoint)
@@ -321,7 +326,9 @@ def test_distill_checkpoint_evaluates_with_student_config(
 
     test_cfg = tiny_config(STUDENT_CONFIG, shapes_root, str(tmp_path / 'test'))
     test_cfg.load_from = str(checkpoint)
-    metrics = Runner.from_cfg(test_cfg).test()
+    runner = Runner.from_cfg(test_cfg)
+    metrics = runner.test()
+    assert next(runner.model.parameters()).device.type == device
     assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0
     assert 'coco/bbox_mAP_75' in metrics
 
