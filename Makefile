@@ -20,7 +20,8 @@ OMP_NUM_THREADS ?= 1
 TEST_ENV := OMP_NUM_THREADS=$(OMP_NUM_THREADS)
 LINT_PATHS := mmkd_det tools tests configs benchmarks setup.py
 
-.PHONY: install quickstart teacher benchmark tune lint test test-fast clean
+.PHONY: install quickstart teacher benchmark tune lint test test-fast clean \
+	gpu-wheelhouse
 
 install: $(STAMP)
 
@@ -69,6 +70,14 @@ test: $(STAMP) lint
 # the unit tests only: no tool subprocesses, no process groups
 test-fast: $(STAMP)
 	$(TEST_ENV) $(VPY) -m pytest tests -m "not slow and not dist" $(PYTEST_ARGS)
+
+# the GPU machine's offline wheelhouse (git-ignored; carried with the checkout
+# to the device: docs/gpu.md): cp312 wheels of what the device lacks, plus
+# the CUDA mmcv wheel built in $(WHEEL_CACHE)/cuda
+GPU_WHEELHOUSE ?= wheelhouse/gpu
+gpu-wheelhouse: $(STAMP)
+	$(VPY) tools/gpu/wheelhouse.py build --dest $(GPU_WHEELHOUSE) \
+		--mmcv-wheel $(WHEEL_CACHE)/cuda/mmcv-2.1.0-cp312-cp312-linux_x86_64.whl
 
 clean:
 	rm -rf $(VENV) work_dirs data/digits data/shapes *.egg-info

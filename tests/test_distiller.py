@@ -5,7 +5,8 @@ from unittest import mock
 
 import pytest
 import torch
-from conftest import CONFIGS, STUDENT_CONFIG, TEACHER_CONFIG, tiny_config
+from conftest import (CONFIGS, DEVICES, STUDENT_CONFIG, TEACHER_CONFIG,
+                      runner_device, tiny_config)
 from distilled_student import check_plain_student
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
@@ -318,15 +319,19 @@ def test_inline_teacher_config(teacher_checkpoint):
 
 
 @pytest.mark.slow  # a runner trains and evaluates
+@pytest.mark.parametrize('device', DEVICES)
 def test_distill_checkpoint_evaluates_with_student_config(
-        teacher_checkpoint, shapes_root, tmp_path):
-    """Train the distiller 2 iterations, then test with the plain student:
-    the checkpoint loads strictly and predicts as the distiller's student."""
+        device, teacher_checkpoint, shapes_root, tmp_path, monkeypatch):
+    """Train the distiller 2 iterations on ``device``, then test with the
+    plain student: the checkpoint loads strictly and predicts as the
+    distiller's student."""
+    runner_device(monkeypatch, device)
     cfg = tiny_config(
         LUMINET, shapes_root, str(tmp_path / 'distill'), max_iters=2)
     cfg.model.teacher.checkpoint = teacher_checkpoint
     runner = Runner.from_cfg(cfg)
     runner.train()
+    assert next(runner.model.parameters()).device.type == device
     test_cfg = tiny_config(STUDENT_CONFIG, shapes_root, str(tmp_path / 'test'))
     metrics = check_plain_student(runner.model, test_cfg,
                                   str(tmp_path / 'distill' / 'iter_2.pth'))
