@@ -87,4 +87,6 @@ def as_fp32(
     already float32)."""
     if isinstance(tensors, Tensor):
         return tensors.float()
+    if all(t.dtype == torch.float32 for t in tensors):
+        return tensors  # the fp32 teacher's own tuple, not a copy of it
     return tuple(t.float() for t in tensors)
