@@ -72,8 +72,8 @@ def check_teacher_classes(teacher_classes: Optional[Sequence[str]],
         'metainfo=dict(classes=...) in the teacher\'s order).')
 
 
-def evaluate_first_images(model: nn.Module, loader: DataLoader,
-                          evaluators, num_images: int) -> dict:
+def evaluate_first_images(model: nn.Module, loader: DataLoader, evaluators,
+                          num_images: int) -> dict:
     """COCO bbox metrics of ``model`` on the first ``num_images`` images.
 
     CocoMetric evaluates every image of its annotation file unless told
