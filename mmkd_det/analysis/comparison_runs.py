@@ -16,6 +16,7 @@ import time
 from typing import Dict, List, Optional
 
 from .comparison import MARKER, REPO_ROOT, RunCommand, RunSpec
+from ..evaluation.coco_dece_metric import DECE_WARNING
 from .report import D_ECE_KEY, load_run
 from .results_store import atomic_write_json
 
@@ -101,6 +102,18 @@ def _train_command(spec: RunSpec) -> List[str]:
     ]
 
 
+def _d_ece_error(spec: RunSpec, final_iter: int) -> str:
+    """Why the last validation logged no D-ECE: the metric's own warning
+    in the training log (``CocoMetricWithDECE``), else what can cause it."""
+    reason = None
+    with open(osp.join(spec.work_dir, 'train.log'), encoding='utf-8') as f:
+        for line in f:
+            if DECE_WARNING in line:
+                reason = line.split(DECE_WARNING, 1)[1].strip()
+    return reason or (f'no {D_ECE_KEY} at iteration {final_iter}: the '
+                      'val_evaluator has no CocoMetricWithDECE')
+
+
 def execute(spec: RunSpec,
             commit: str,
             threads: int = 1,
@@ -140,10 +153,7 @@ def execute(spec: RunSpec,
             f'a finished run has both at max_iters={spec.max_iters}.')
     record = make_record(spec, result, result.d_ece, commit, train_time)
     if result.d_ece is None:
-        record['d_ece_error'] = (
-            f'no {D_ECE_KEY} at iteration {result.final_iter}: no detection '
-            'above the score threshold, or a val_evaluator without '
-            'CocoMetricWithDECE (see train.log)')
+        record['d_ece_error'] = _d_ece_error(spec, result.final_iter)
     atomic_write_json(osp.join(spec.work_dir, MARKER), record)
     return record
 

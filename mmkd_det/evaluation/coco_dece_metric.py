@@ -14,6 +14,10 @@ from mmengine.logging import MMLogger
 
 from ..analysis.calibration import evaluate_calibration
 
+#: How the metric's warning starts when D-ECE is undefined (the comparison
+#: records the rest of the line).
+DECE_WARNING = 'D-ECE left out: '
+
 
 @METRICS.register_module()
 class CocoMetricWithDECE(CocoMetric):
@@ -80,7 +84,8 @@ class CocoMetricWithDECE(CocoMetric):
                 n_bins=self.d_ece_bins,
                 score_thr=self.d_ece_score_thr)['d_ece']
         except ValueError as err:  # no detection above the threshold
-            MMLogger.get_current_instance().warning(f'D-ECE left out: {err}')
+            MMLogger.get_current_instance().warning(
+                f'{DECE_WARNING}ValueError: {err}')
             return None
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
