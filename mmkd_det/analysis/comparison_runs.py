@@ -15,8 +15,8 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from .comparison import MARKER, REPO_ROOT, RunCommand, RunSpec
 from ..evaluation.coco_dece_metric import DECE_WARNING
+from .comparison import MARKER, REPO_ROOT, RunCommand, RunSpec
 from .report import D_ECE_KEY, load_run
 from .results_store import atomic_write_json
 
