@@ -215,7 +215,6 @@ class RunSpec:
         seed: ``randomness.seed``.
         split: Validation split.
         config: Config trained.
-        eval_config: Config that evaluates the checkpoint (D-ECE).
         work_dir: The run's own folder.
         data_root: Dataset root.
         options: All ``--cfg-options`` of the training.
@@ -232,7 +231,6 @@ class RunSpec:
     seed: int
     split: str
     config: str
-    eval_config: str
     work_dir: str
     data_root: str
     options: List[str]

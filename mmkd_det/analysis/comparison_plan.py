@@ -43,8 +43,6 @@ def _spec(method: str,
         seed=seed,
         split=split,
         config=configs.train,
-        eval_config=(configs.teacher
-                     if method == 'teacher' else configs.student),
         work_dir=work_dir,
         data_root=data_root,
         options=train_opts,
