@@ -696,6 +696,28 @@ def test_progress_line_is_short_and_names_the_run():
     assert 'ETA' in line and 'mAP_l' not in line and len(line) < 80
 
 
+def test_print_line_writes_text_and_newline_at_once(monkeypatch):
+    """Runs executing in parallel threads log through print_line; one write
+    per line keeps two runs' lines apart (print's separate newline let
+    'start A' and 'start B' share a line)."""
+    import sys
+
+    from mmkd_det.analysis.comparison_runs import print_line
+    writes = []
+
+    class Recorder:
+
+        def write(self, text):
+            writes.append(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, 'stdout', Recorder())
+    print_line('start val/kd/seed0 (1 thread(s))')
+    assert writes == ['start val/kd/seed0 (1 thread(s))\n']
+
+
 def test_committed_records_resume_in_a_fresh_work_dir(tmp_path, fake_root,
                                                       capsys):
     """An earlier sitting's records (results.json, committed) count as

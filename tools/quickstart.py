@@ -32,6 +32,7 @@ from mmkd_det.analysis.comparison import TEACHER_SEED  # noqa: E402
 from mmkd_det.analysis.comparison import pair_dataset
 from mmkd_det.analysis.comparison_plan import plan_comparison, run_all
 from mmkd_det.analysis.comparison_report import write_comparison_report
+from mmkd_det.analysis.comparison_runs import print_line
 from mmkd_det.analysis.reference import reference_table
 from mmkd_det.analysis.results_store import (RESULTS_FILE, git_commit,
                                              load_records)
@@ -138,8 +139,7 @@ def main(argv=None, run_command=None) -> int:
         jobs=args.jobs,
         cores=args.cores,
         **({} if run_command is None else dict(run_command=run_command)),
-        log=lambda line: print(
-            f'[{time.time() - start:5.0f} s] {line}', flush=True))
+        log=lambda line: print_line(f'[{time.time() - start:5.0f} s] {line}'))
     md, png = write_comparison_report(records, args.work_dir, 'val')
 
     reference = load_records(args.reference)

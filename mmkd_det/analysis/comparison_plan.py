@@ -17,7 +17,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from .comparison import (DEFAULT_PAIR, METHODS, TEACHER_SEED, RunCommand,
                          RunSpec, final_config, finished_record, pair_dataset,
                          resolve_configs, split_options)
-from .comparison_runs import execute, run_logged
+from .comparison_runs import execute, print_line, run_logged
 from .results_store import RESULTS_FILE, add_records, records_by_hash
 from .tune_grid import grid_points, point_options, point_tag, warmup_iters
 
@@ -177,7 +177,7 @@ def run_all(
     jobs: int = 1,
     cores: int = 1,
     run_command: RunCommand = run_logged,
-    log: Callable[[str], None] = print
+    log: Callable[[str], None] = print_line
 ) -> Tuple[List[dict], List[Tuple[RunSpec, str]]]:
     """Runs what is not finished; records go into ``out_dir/results.json``.
 

@@ -24,6 +24,14 @@ _TRAIN_ITER = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 _VAL_AP = re.compile(r'coco/bbox_mAP: ([0-9.]+)')
 
 
+def print_line(text: str) -> None:
+    """Prints ``text`` and its newline in one write, so that the lines of
+    runs executing in parallel threads never share a line (``print`` writes
+    the newline separately)."""
+    sys.stdout.write(text + '\n')
+    sys.stdout.flush()
+
+
 def progress_line(name: str, line: str, state: dict) -> Optional[str]:
     """One short progress line for a validation line of mmengine's log.
 
@@ -77,7 +85,7 @@ def run_logged(cmd: List[str], log_path: str, env: Dict[str, str]) -> None:
             tail = (tail + [line])[-30:]
             progress = progress_line(name, line, state)
             if progress:
-                print(progress, flush=True)
+                print_line(progress)
         if proc.wait() != 0:
             raise RuntimeError(f'{cmd[1]} exited with {proc.returncode}; '
                                f'log {log_path}:\n{"".join(tail)}')
