@@ -10,7 +10,8 @@ checkpoint and restores this rank's states on resume, right before the first
 resumed batch is fetched: after MMEngine has re-seeded (``Runner.resume``
 calls ``set_randomness`` when the seeds differ) and after
 ``IterBasedTrainLoop`` has skipped the already trained batches, which with
-``num_workers=0`` runs the augmentation pipeline in this process.
+``num_workers=0`` runs the augmentation pipeline in this process (MMEngine
+0.10.7; OneDL's 0.10.12 advances the sampler without fetching).
 
 Validation leaves the training generators as it found them (a dataloader
 iterator draws its base seed from torch's generator), so a run resumed from a
@@ -27,6 +28,8 @@ from mmdet.registry import HOOKS
 from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
+
+from ..utils.compat import batches_fetched_to_skip, start_dataloader_iterator
 
 CHECKPOINT_KEY = 'rng_states'
 
@@ -94,18 +97,27 @@ def _all_rank_states() -> List[dict]:
 
 
 class _RestoreBeforeNextBatch:
-    """Wraps the loop's iterator: restores the states after ``skip`` batches.
+    """Wraps the loop's iterator: restores the states before the first
+    resumed batch.
 
     ``IterBasedTrainLoop.run`` first skips the batches trained before the
-    checkpoint (``next`` ``iter`` times), then fetches the next batch; the
-    interrupted run's generators were in the saved state exactly then.
+    checkpoint, then fetches the next batch; the interrupted run's
+    generators were in the saved state exactly then. How it skips differs
+    between MMEngine versions (:func:`~mmkd_det.utils.compat.
+    batches_fetched_to_skip`); any other attribute, e.g. 0.10.12's
+    ``skip_iter``, is the wrapped iterator's.
     """
 
-    def __init__(self, loop, skip: int, state: dict) -> None:
+    def __init__(self, loop, state: dict) -> None:
         self._loop = loop
         self._iterator = loop.dataloader_iterator
-        self._skip = skip
+        self._skip = batches_fetched_to_skip(self._iterator, loop.iter)
         self._state = state
+
+    def __getattr__(self, name: str):
+        if name.startswith('__') or '_iterator' not in self.__dict__:
+            raise AttributeError(name)  # copy/pickle probes, or no init yet
+        return getattr(self._iterator, name)
 
     def __iter__(self):
         return self
@@ -115,6 +127,7 @@ class _RestoreBeforeNextBatch:
             self._skip -= 1
             return next(self._iterator)
         self._loop.dataloader_iterator = self._iterator  # unwrap: once only
+        start_dataloader_iterator(self._iterator)
         set_rng_state(self._state)
         return next(self._iterator)
 
@@ -240,7 +253,7 @@ class RNGStateHook(Hook):
         loop = runner.train_loop
         if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop
             loop.dataloader_iterator = _RestoreBeforeNextBatch(
-                loop, loop.iter, self._resumed)
+                loop, self._resumed)
             self._resumed = None
 
     def before_train_epoch(self, runner) -> None:
