@@ -43,9 +43,8 @@ setup(
         # Upstream OpenMMLab (stacks A and B, requirements/stacks/). mmdet
         # 3.3 asserts mmcv < 2.2 at import; the lower bounds and mmengine's
         # minor version are the ones tested.
-        'openmmlab': [
-            'mmengine>=0.10.7,<0.11', 'mmcv>=2.1.0,<2.2', 'mmdet>=3.3.0,<3.4'
-        ],
+        'openmmlab':
+        ['mmengine>=0.10.7,<0.11', 'mmcv>=2.1.0,<2.2', 'mmdet>=3.3.0,<3.4'],
         # OneDL's forks (stack C): from the versions tested up to the next
         # minor release, which has not run.
         'onedl': [

@@ -71,8 +71,8 @@ def _check_mmcv_ops() -> None:
     except ImportError as err:
         missing = isinstance(err, ModuleNotFoundError)
         why = ('was installed without its compiled ops (mmcv-lite, or built '
-               'with MMCV_WITH_OPS=0)' if missing else
-               'has compiled ops that do not load with torch '
+               'with MMCV_WITH_OPS=0)'
+               if missing else 'has compiled ops that do not load with torch '
                f'{torch.__version__}; mmcv must be built against the very '
                'torch installed')
         raise ImportError(

@@ -48,8 +48,8 @@ def _allow_list(extra: List[object]) -> dict:
         'torch.device': torch.device,
     })
     for item in extra:
-        obj, name = item if isinstance(item, tuple) else (
-            item, f'{item.__module__}.{item.__qualname__}')
+        obj, name = item if isinstance(
+            item, tuple) else (item, f'{item.__module__}.{item.__qualname__}')
         allowed[name] = obj
     return allowed
 
@@ -106,7 +106,11 @@ def restricted_torch_load(extra: List[object]) -> Iterator[None]:
     restricted = restricted_pickle_module(extra)
 
     @functools.wraps(original)
-    def load(f, map_location=None, pickle_module=None, *, weights_only=None,
+    def load(f,
+             map_location=None,
+             pickle_module=None,
+             *,
+             weights_only=None,
              **kwargs):
         if weights_only is False or pickle_module is not None:
             return original(f, map_location, pickle_module, **kwargs)
