@@ -3,9 +3,10 @@ two MMEngine loop protocols that exact resume sits on.
 
 The check's failure cases are simulated (a second distribution, mmcv ops
 that do not load, numpy 2 beside an old torch, mmdet refusing mmcv); the
-resume protocols are run with stand-ins of MMEngine 0.10.7's eager and
-OneDL 0.10.12's lazy dataloader iterator, so both are tested on every stack
-(the real exact-resume runs are in test_resume.py).
+resume protocols are run with stand-ins of MMEngine 0.10.7's iterator and
+OneDL 0.10.12's (``skip_iter``, lazily made DataLoader iterator), so both
+are tested on every stack (the real exact-resume runs are in
+test_resume.py).
 """
 import os
 import subprocess
@@ -16,7 +17,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import REPO_ROOT
-from mmengine.runner import loops
 
 from mmkd_det.engine.rng_state_hook import (_RestoreBeforeNextBatch,
                                             get_rng_state)
@@ -178,25 +178,32 @@ def _resume(iterator, iters, state):
 
 
 @pytest.mark.parametrize(
-    'make_iterator, fetches', [(_EagerIterator, 4), (_LazyIterator, 1)],
+    'make_iterator', [_EagerIterator, _LazyIterator],
     ids=['mmengine-0.10.7', 'mmengine-0.10.12'])
 def test_states_are_restored_right_before_the_first_resumed_batch(
-        make_iterator, fetches):
+        make_iterator):
+    """Both skip by fetching the 3 trained batches (dataloader workers'
+    random streams advance as in the interrupted run), then restore."""
     torch.manual_seed(0)
     saved = get_rng_state()
     iterator = make_iterator()
     loop = _resume(iterator, 3, saved)
-    assert len(iterator.fetch_states) == fetches
+    assert len(iterator.fetch_states) == 4
     assert torch.equal(iterator.fetch_states[-1], saved['torch'])
+    assert not any(
+        torch.equal(s, saved['torch']) for s in iterator.fetch_states[:3])
     assert loop.dataloader_iterator is iterator  # unwrapped after restoring
-    if isinstance(iterator, _LazyIterator):
-        assert iterator.skipped == 3
+    assert getattr(iterator, 'skipped', None) is None  # no sampler-only skip
 
 
-def test_installed_mmengine_follows_a_known_skip_protocol():
-    """skip_iter comes with the lazily made iterator (OneDL 0.10.12) or
-    neither exists (0.10.7); another mix needs a new compat case."""
-    cls = loops._InfiniteDataloaderIterator
-    assert hasattr(cls, 'skip_iter') == hasattr(cls, '_ensure_iterator')
-    assert compat.batches_fetched_to_skip(
-        cls.__new__(cls), 5) == (0 if hasattr(cls, 'skip_iter') else 5)
+def test_fast_forward_on_resume_restores_at_the_first_batch():
+    """OneDL 0.10.12's fast_forward_on_resume=True skips nothing."""
+    torch.manual_seed(0)
+    saved = get_rng_state()
+    iterator = _EagerIterator()
+    loop = SimpleNamespace(
+        dataloader_iterator=iterator, iter=3, fast_forward_on_resume=True)
+    loop.dataloader_iterator = _RestoreBeforeNextBatch(loop, saved)
+    torch.rand(7)
+    next(loop.dataloader_iterator)
+    assert torch.equal(iterator.fetch_states[0], saved['torch'])

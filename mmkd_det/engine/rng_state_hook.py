@@ -10,8 +10,8 @@ checkpoint and restores this rank's states on resume, right before the first
 resumed batch is fetched: after MMEngine has re-seeded (``Runner.resume``
 calls ``set_randomness`` when the seeds differ) and after
 ``IterBasedTrainLoop`` has skipped the already trained batches, which with
-``num_workers=0`` runs the augmentation pipeline in this process (MMEngine
-0.10.7; OneDL's 0.10.12 advances the sampler without fetching).
+``num_workers=0`` runs the augmentation pipeline in this process (on OneDL's
+MMEngine 0.10.12 too: see :class:`_RestoreBeforeNextBatch`).
 
 Validation leaves the training generators as it found them (a dataloader
 iterator draws its base seed from torch's generator), so a run resumed from a
@@ -28,8 +28,6 @@ from mmdet.registry import HOOKS
 from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
-
-from ..utils.compat import batches_fetched_to_skip, start_dataloader_iterator
 
 CHECKPOINT_KEY = 'rng_states'
 
@@ -102,22 +100,31 @@ class _RestoreBeforeNextBatch:
 
     ``IterBasedTrainLoop.run`` first skips the batches trained before the
     checkpoint, then fetches the next batch; the interrupted run's
-    generators were in the saved state exactly then. How it skips differs
-    between MMEngine versions (:func:`~mmkd_det.utils.compat.
-    batches_fetched_to_skip`); any other attribute, e.g. 0.10.12's
-    ``skip_iter``, is the wrapped iterator's.
+    generators were in the saved state exactly then. MMEngine 0.10.7 skips
+    by fetching the batches; OneDL's 0.10.12 calls ``skip_iter``, which
+    advances only the sampler and so leaves dataloader workers' random
+    streams where they started. :meth:`skip_iter` fetches them here too, so
+    both resume alike (and exactly, with workers). Any other attribute is
+    the wrapped iterator's.
     """
 
     def __init__(self, loop, state: dict) -> None:
         self._loop = loop
         self._iterator = loop.dataloader_iterator
-        self._skip = batches_fetched_to_skip(self._iterator, loop.iter)
+        # 0.10.12's fast_forward_on_resume skips nothing
+        self._skip = 0 if getattr(loop, 'fast_forward_on_resume',
+                                  False) else loop.iter
         self._state = state
 
     def __getattr__(self, name: str):
         if name.startswith('__') or '_iterator' not in self.__dict__:
             raise AttributeError(name)  # copy/pickle probes, or no init yet
         return getattr(self._iterator, name)
+
+    def skip_iter(self, num_iters: int) -> None:
+        """MMEngine >= 0.10.12's skip: fetch ``num_iters`` batches."""
+        for _ in range(num_iters):
+            next(self)
 
     def __iter__(self):
         return self
@@ -127,7 +134,6 @@ class _RestoreBeforeNextBatch:
             self._skip -= 1
             return next(self._iterator)
         self._loop.dataloader_iterator = self._iterator  # unwrap: once only
-        start_dataloader_iterator(self._iterator)
         set_rng_state(self._state)
         return next(self._iterator)
 

@@ -8,12 +8,13 @@ install the same ``mmengine``/``mmcv``/``mmdet`` modules under other
 distribution names, so ``setup.py`` cannot require either; instead
 :func:`check_stack` runs when ``mmkd_det`` is imported and refuses a
 combination known not to work, with a message naming the fix, rather than
-letting it fail inside a training step. The two ``*_iterator`` functions
-hide the one difference in MMEngine's loop API that mmkd_det relies on.
+letting it fail inside a training step. (The one MMEngine loop difference
+that mmkd_det meets, how a resumed loop skips trained batches, is handled
+where it is used: ``RNGStateHook``'s iterator wrapper.)
 """
 import importlib
 from importlib import metadata
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 import torch
@@ -110,38 +111,3 @@ def check_stack() -> None:
     _check_torch_numpy()
     _check_mmcv_ops()
     _check_mmdet_accepts_mmcv()
-
-
-def batches_fetched_to_skip(iterator: Iterator, iters: int) -> int:
-    """How many batches ``IterBasedTrainLoop.run`` fetches with ``next`` to
-    skip the ``iters`` trained ones when it resumes.
-
-    MMEngine 0.10.7 fetches them (running the data pipeline); OneDL's
-    0.10.12 calls ``skip_iter(iters)`` on its iterator instead, which
-    advances the sampler without fetching.
-
-    Args:
-        iterator: the loop's ``dataloader_iterator``.
-        iters (int): the resumed iteration.
-
-    Returns:
-        int: ``iters`` or 0.
-    """
-    return 0 if hasattr(iterator, 'skip_iter') else iters
-
-
-def start_dataloader_iterator(iterator: Iterator) -> None:
-    """Create the loop's DataLoader iterator now if MMEngine defers it.
-
-    MMEngine 0.10.12 creates it at the first batch after a resume, which
-    draws a base seed from torch's generator; the interrupted run had
-    created it long before. Creating it before the random states are
-    restored keeps that draw out of the resumed stream. No-op on 0.10.7,
-    which creates it with the loop.
-
-    Args:
-        iterator: the loop's ``dataloader_iterator``.
-    """
-    ensure = getattr(iterator, '_ensure_iterator', None)
-    if ensure is not None:
-        ensure()
