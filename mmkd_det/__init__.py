@@ -13,7 +13,7 @@ from .utils.compat import check_stack
 
 check_stack()  # a known-bad torch/mmcv/mmdet combination fails here
 
-from . import datasets, engine, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 from .utils.checkpoint_safety import checkpoint_safe_globals  # noqa: E402
 from .version import __version__  # noqa: E402
 

@@ -1,10 +1,14 @@
-"""Shared test helpers: a tiny shapes dataset, tiny configs, a teacher
-checkpoint, a free TCP port for gloo groups and tools loaded as modules.
+"""Shared test helpers: a tiny shapes dataset, tiny configs, teacher
+checkpoints (random and briefly trained), a free TCP port for process groups,
+device parameters and tools loaded as modules.
 
 Everything runs on CPU in seconds: 96x96 images, a handful of them, and the
 shapes detector configs shortened to a few iterations. Markers (registered
 in setup.cfg): ``slow`` for end-to-end subprocess runs of the tools,
 ``dist`` for multi-process gloo groups; ``make test-fast`` leaves both out.
+``cuda`` marks the variants that need a CUDA device: skipped (with the
+reason in the summary) where there is none, run alone with ``-m cuda``
+(tools/gpu/device_check.sh on a GPU machine).
 """
 import contextlib
 import copy
@@ -44,6 +48,30 @@ STUDENT_CONFIG = osp.join(CONFIGS, 'detectors',
 
 register_all_modules(init_default_scope=True)
 
+#: the marks of a test or parameter that needs CUDA
+CUDA_MARKS = (pytest.mark.cuda,
+              pytest.mark.skipif(
+                  not torch.cuda.is_available(),
+                  reason='needs a CUDA device (none here); on a GPU machine '
+                  'run `pytest -m cuda` or tools/gpu/device_check.sh'))
+
+
+def on_cuda(*values, id: str = None):
+    """A ``pytest.param`` of ``values`` that runs only where CUDA is."""
+    return pytest.param(*values, marks=CUDA_MARKS, id=id)
+
+
+#: ``@pytest.mark.parametrize('device', DEVICES)``: the CPU variant runs
+#: everywhere, the CUDA one only with a CUDA device
+DEVICES = ('cpu', on_cuda('cuda'))
+
+
+def runner_device(monkeypatch, device: str) -> None:
+    """Make MMEngine runners put the model on ``device``: they pick CUDA
+    whenever it exists, so a CPU variant must say so on a GPU machine."""
+    import mmengine.runner.runner as runner_module
+    monkeypatch.setattr(runner_module, 'get_device', lambda: device)
+
 
 def free_port() -> int:
     """A TCP port that is free now, for a gloo group's ``MASTER_PORT``."""
@@ -53,10 +81,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gloo_group(rank: int, world_size: int, port: int,
-               timeout_s: float) -> Iterator[None]:
-    """A one-thread gloo group on ``127.0.0.1:port`` for the body of the
-    ``with``, inside a spawned rank.
+def gloo_group(rank: int,
+               world_size: int,
+               port: int,
+               timeout_s: float,
+               backend: str = 'gloo') -> Iterator[None]:
+    """A one-thread gloo group (or ``backend``'s, e.g. ``'nccl'`` with one
+    GPU per rank) on ``127.0.0.1:port`` for the body of the ``with``, inside
+    a spawned rank.
 
     However the body ends, the group closes through the product's
     ``close_distributed()`` (barrier, then destroy), so that no rank tears
@@ -71,13 +103,16 @@ def gloo_group(rank: int, world_size: int, port: int,
         world_size: Number of ranks.
         port: A free TCP port (``free_port()`` in the parent).
         timeout_s: Timeout of the group's collectives, in seconds.
+        backend: ``'gloo'`` or ``'nccl'`` (rank r then uses ``cuda:r``).
 
     Yields:
         None, with the default process group initialized.
     """
     torch.set_num_threads(1)
+    if backend == 'nccl':
+        torch.cuda.set_device(rank)
     dist.init_process_group(
-        'gloo',
+        backend,
         init_method=f'tcp://127.0.0.1:{port}',
         rank=rank,
         world_size=world_size,
@@ -256,6 +291,32 @@ def teacher_checkpoint(tmp_path_factory):
         str(tmp_path_factory.mktemp('teacher') / 'teacher.pth'))
 
 
+#: iterations of :func:`trained_teacher_checkpoint` (about 25 s on one core)
+TRAINED_TEACHER_ITERS = 200
+
+
+@pytest.fixture(scope='session')
+def trained_teacher_checkpoint(shapes_root, tmp_path_factory):
+    """The shapes teacher trained for :data:`TRAINED_TEACHER_ITERS`
+    iterations on the 8 tiny training images (loss from 3.1 to about 1.0).
+
+    Precision tests need it: a randomly initialised box head gives logits
+    near 0 (fc_cls ~ N(0, 0.01)), where any precision looks exact; trained
+    logits span several units, like a real teacher's.
+    """
+    from mmengine.runner import Runner
+    work_dir = str(tmp_path_factory.mktemp('trained_teacher'))
+    cfg = tiny_config(
+        TEACHER_CONFIG,
+        shapes_root,
+        work_dir,
+        max_iters=TRAINED_TEACHER_ITERS,
+        experiment_name='trained_teacher')
+    cfg.default_hooks.logger.interval = 50
+    Runner.from_cfg(cfg).train()
+    return osp.join(work_dir, f'iter_{TRAINED_TEACHER_ITERS}.pth')
+
+
 @pytest.fixture(scope='session')
 def cascade_teacher_checkpoint(tmp_path_factory):
     """A randomly initialised shapes Cascade R-CNN teacher."""
@@ -292,14 +353,16 @@ def _option(cmd, key):
 
 
 class FakeTrainer:
-    """Writes what a finished train.py / calibration.py run leaves."""
+    """Writes what a finished train.py run leaves."""
 
     def __init__(self):
         self.calls = []
+        self.commands = []  # every command it was given
         self.threads = {}
         self.teacher_ready = {}  # distillation run -> teacher file existed
 
     def __call__(self, cmd, log_path, env):
+        self.commands.append(list(cmd))
         tool = osp.basename(cmd[1])
         if tool == 'train.py':
             work_dir = cmd[cmd.index('--work-dir') + 1]
@@ -324,14 +387,12 @@ class FakeTrainer:
                             'coco/bbox_mAP': ap * step / iters,
                             'coco/bbox_mAP_50': 0.5,
                             'coco/bbox_mAP_75': 0.2,
+                            'coco/d_ece': 0.05,
                             'step': step
                         }) + '\n')
             open(osp.join(work_dir, f'iter_{iters}.pth'), 'wb').close()
         else:
-            assert tool == 'calibration.py'
-            out_dir = cmd[cmd.index('--out-dir') + 1]
-            with open(osp.join(out_dir, 'calibration.json'), 'w') as f:
-                json.dump({'d_ece': 0.05}, f)
+            raise AssertionError(f'a comparison run started {tool}')
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 The timing and memory harness it uses is tested in
 ``test_benchmark_harness.py``.
 """
+import json
 import math
 import os.path as osp
 from types import SimpleNamespace
@@ -11,6 +12,7 @@ import pytest
 from conftest import CONFIGS, load_tool
 
 LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
+COCO_KD = osp.join(CONFIGS, 'distill', 'kd', 'kd_r101-r18_fpn_coco.py')
 
 
 @pytest.fixture(scope='module')
@@ -72,15 +74,52 @@ def test_benchmark_runs_tiny(tool):
     ])
     result = tool.run_benchmark(args)
     assert result['has_feature_losses'] is False  # LumiNet: logits only
-    times = result['times']
+    run = result['runs']['fp32']  # the default teacher precision only
+    assert list(result['runs']) == ['fp32'] and run['losses_finite']
+    times = run['times']
     assert sorted(times) == ['a', 'b', 'c', 'd']
     assert all(len(ts) == 2 and min(ts) > 0 for ts in times.values())
     for key in ('a', 'c'):
-        mem = result['mem'][key]
+        mem = run['mem'][key]
         assert math.isfinite(mem.peak_mb) and mem.peak_mb >= mem.start_mb > 0
     # the report is built from these numbers
-    lines = tool.format_report(**result)
+    lines = tool.format_report(run['times'], run['mem'], False)
     assert len(lines) == 12
+    assert tool.compare_precisions(result['runs']) == []
+
+
+@pytest.mark.slow  # builds R101 and R18 Faster R-CNNs with 80 classes
+def test_coco_pair_random_teacher_fp32_and_bf16(tool, tmp_path, capsys):
+    """The COCO-size benchmark's configuration (the R101 -> R18 pair, a
+    random teacher, both teacher precisions, JSON) at a reduced size: one
+    iteration of 64x64 on the CPU."""
+    out = tmp_path / 'bench.json'
+    assert tool.main([
+        COCO_KD, '--random-teacher', '--batch', '1', '--size', '64x64',
+        '--iters', '1', '--warmup', '0', '--teacher-precision', 'fp32', 'bf16',
+        '--json',
+        str(out)
+    ]) == 0
+    text = capsys.readouterr().out
+    assert 'teacher bf16 vs fp32: (b) ' in text
+    record = json.loads(out.read_text())
+    assert record['size_hw'] == [64, 64] and record['random_teacher']
+    assert list(record['runs']) == ['fp32', 'bf16']
+    for run in record['runs'].values():
+        assert sorted(run['median_ms']) == ['a', 'b', 'c', 'd']
+        assert all(ms > 0 for ms in run['median_ms'].values())
+        assert sorted(run['peak_mb']) == ['a', 'c']
+        assert run['losses_finite'] is True
+        ratio = run['median_ms']['c'] / (
+            run['median_ms']['a'] + run['median_ms']['b'])
+        assert run['ratio_c_over_a_plus_b'] == pytest.approx(ratio)
+
+
+def test_fp16_teacher_needs_cuda(tool):
+    args = tool.parse_args(
+        [COCO_KD, '--random-teacher', '--teacher-precision', 'fp32', 'fp16'])
+    with pytest.raises(SystemExit, match='fp16 needs --device cuda'):
+        tool.run_benchmark(args)
 
 
 @pytest.mark.slow

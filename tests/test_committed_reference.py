@@ -15,7 +15,7 @@ from mmkd_det.analysis.comparison_plan import plan_comparison
 from mmkd_det.analysis.comparison_report import (render_comparison,
                                                  render_tune_table)
 from mmkd_det.analysis.results_store import RESULTS_FILE, load_records
-from mmkd_det.analysis.tune_grid import TUNE_GRIDS
+from mmkd_det.analysis.tune_grid import SHAPES_TUNE_GRIDS as TUNE_GRIDS
 from mmkd_det.datasets.shapes import meta_args_mismatch
 from mmkd_det.utils.methods import METHODS
 
@@ -38,8 +38,11 @@ def planned(tmp_path_factory):
     depend on it), by method."""
     root = str(tmp_path_factory.mktemp('plan'))
     teacher, runs = plan_comparison(
-        list(METHODS) + ['teacher'], [0], 'val', osp.join(root, 'runs'),
-        osp.join(root, 'data'))
+        list(METHODS) + ['teacher'], [0],
+        'val',
+        osp.join(root, 'runs'),
+        osp.join(root, 'data'),
+        pair='shapes')
     return {spec.method: spec for spec in [teacher] + runs}
 
 

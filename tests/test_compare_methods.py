@@ -30,7 +30,7 @@ from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
                                      last_fifth_gain, paired_deltas, summarize)
 from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
                                          point_options, warmup_iters)
-from mmkd_det.datasets.shapes import SHAPES_VERSION, default_shapes_args
+from mmkd_det.datasets.digits import DIGITS_SPEC
 from mmkd_det.utils import methods as registry
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -177,7 +177,7 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     work, out = str(tmp_path / 'work'), str(tmp_path / 'out')
     argv = [
         '--methods', 'kd', '--seeds', '0', '1', '--data-root', fake_root,
-        '--work-dir', work, '--out', out, '--cfg-options',
+        '--work-dir', work, '--out', out, '--train-teacher', '--cfg-options',
         'train_cfg.max_iters=4'
     ]
     trainer = FakeTrainer()
@@ -196,9 +196,9 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     assert kd1['d_ece'] == 0.05
     assert kd1['settings']['logit_losses']['loss_kd_cls']['temperature'] == 1
     assert kd1['config'] == osp.relpath(
-        registry.leaf_config('kd', 'shapes'), REPO_ROOT)
-    assert kd1['config'] == 'configs/distill/kd/kd_shapes.py'
-    assert kd1['pair'] == 'shapes'
+        registry.leaf_config('kd', 'digits'), REPO_ROOT)
+    assert kd1['config'] == 'configs/distill/kd/kd_digits.py'
+    assert kd1['pair'] == 'digits'
     assert any(
         o.startswith('model.teacher.checkpoint=')
         and o.endswith('teacher/seed0/iter_4.pth') for o in kd1['options'])
@@ -207,8 +207,17 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     assert main(argv, run_command=trainer) == 0
     assert trainer.calls == []  # everything finished: nothing re-runs
 
+    # an interrupted run: no marker, no record, junk in its folder
     kd1_dir = osp.join(work, 'val', 'kd', 'seed1')
     os.remove(osp.join(kd1_dir, MARKER))
+    results = osp.join(out, 'results.json')
+    with open(results) as f:
+        data = json.load(f)
+    data['runs'] = [
+        r for r in data['runs'] if (r['method'], r['seed']) != ('kd', 1)
+    ]
+    assert len(data['runs']) == 4
+    atomic_write_json(results, data)
     junk = osp.join(kd1_dir, 'junk_from_interrupted_run')
     open(junk, 'w').close()
     trainer = FakeTrainer()
@@ -226,18 +235,20 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
 
 
 def _write_meta(root: str, **args) -> None:
-    """A shapes ``meta.json`` whose arguments are the defaults + ``args``."""
+    """A digits ``meta.json`` whose arguments are the defaults + ``args``."""
     with open(osp.join(root, 'meta.json'), 'w') as f:
         json.dump(
             dict(
-                version=SHAPES_VERSION, args={
-                    **default_shapes_args(),
+                generator=DIGITS_SPEC.generator,
+                version=DIGITS_SPEC.version,
+                args={
+                    **DIGITS_SPEC.params(),
                     **args
                 }), f)
 
 
-def test_stale_shapes_dataset_is_refused(tmp_path, fake_root, capsys):
-    """A shapes dataset made with other generator arguments (e.g. left by an
+def test_stale_dataset_is_refused(tmp_path, fake_root, capsys):
+    """A digits dataset made with other generator arguments (e.g. left by an
     older checkout) would silently change every number: refused, with the
     fix; --custom-data accepts it, and regenerating it makes finished runs
     stale."""
@@ -256,7 +267,7 @@ def test_stale_shapes_dataset_is_refused(tmp_path, fake_root, capsys):
         main(argv, run_command=FakeTrainer())
     msg = str(err.value)
     assert 'num_train=123 (expected' in msg
-    assert 'tools/make_shapes.py' in msg and '--custom-data' in msg
+    assert 'tools/make_dataset.py digits' in msg and '--custom-data' in msg
 
     capsys.readouterr()
     assert main(argv + ['--custom-data', '--dry-run']) == 0
@@ -275,7 +286,8 @@ def test_parallel_jobs_share_the_cores(tmp_path, fake_root):
     trainer = FakeTrainer()
     assert _main()([
         '--methods', 'kd', 'dkd', '--seeds', '0', '1', '--jobs', '2',
-        '--cores', '4', '--data-root', fake_root, '--work-dir',
+        '--cores', '4', '--train-teacher', '--data-root', fake_root,
+        '--work-dir',
         str(tmp_path / 'w'), '--out',
         str(tmp_path / 'o'), '--cfg-options', 'train_cfg.max_iters=4'
     ],
@@ -312,6 +324,26 @@ def test_dry_run_lists_states(tmp_path, fake_root, capsys):
     assert 'partial  val/student/seed1' in lines
 
 
+def _evaluated_on(cmd):
+    """The annotation files and image folders that the validation, test and
+    evaluators of a ``train.py`` command read, in the config the tool builds
+    from its arguments."""
+    options = cmd[cmd.index('--cfg-options') + 1:] \
+        if '--cfg-options' in cmd else []
+    cfg = final_config(cmd[2], options, cmd[cmd.index('--data-root') + 1])
+    paths = {
+        cfg[name].ann_file
+        for name in ('val_evaluator', 'test_evaluator')
+    }
+    for loader in ('val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        paths |= {
+            osp.join(dataset.data_root, dataset.ann_file),
+            osp.join(dataset.data_root, dataset.data_prefix.img)
+        }
+    return {osp.normpath(p) for p in paths}
+
+
 def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
     main = _main()
     out = str(tmp_path / 'out')
@@ -323,12 +355,27 @@ def test_tune_never_reads_val_and_fills_tables(tmp_path, fake_root):
         'train_cfg.max_iters=12'
     ],
                 run_command=trainer) == 0
-    assert len(trainer.calls) == 1 + 1 + len(grid_points('luminet'))
+    # the plain student and the grid, taught by the shipped teacher
+    assert len(trainer.calls) == 1 + len(grid_points('luminet'))
     records = load_records(osp.join(out, 'results.json'))
     assert {r['split'] for r in records} == {'tune'}
+    shipped = f'model.teacher.checkpoint={registry.shipped_teacher("digits")}'
+    assert all(shipped in r['options'] for r in records
+               if r['method'] == 'luminet')
     for record in records:
         assert not any('instances_val' in o or '=val/' in o
                        for o in record['options'])
+    # every training and calibration validates and tests on tune, and
+    # nothing else: the configs' own split is val
+    tune = {
+        osp.join(fake_root, 'annotations', 'instances_tune.json'),
+        osp.join(fake_root, 'tune')
+    }
+    # training only: D-ECE comes from the runs' own validations
+    tools = [osp.basename(cmd[1]) for cmd in trainer.commands]
+    assert tools == ['train.py'] * len(trainer.calls)
+    for cmd in trainer.commands:
+        assert _evaluated_on(cmd) == tune, cmd[1:3]
     table = open(osp.join(out, 'tune_luminet.md')).read()
     points = grid_points('luminet')
     assert table.count('| luminet |') == len(points)
@@ -420,12 +467,13 @@ def test_tune_table_marks_best():
 
 
 # ------------------------------------------------- configs from registry
-@pytest.mark.parametrize('pair', ['shapes', 'cascade_shapes'])
+@pytest.mark.parametrize('pair', ['digits', 'shapes', 'cascade_shapes'])
 def test_configs_come_from_the_registry(pair):
     assert METHODS == tuple(registry.METHODS)
     assert set(PAIRS) == {
         name
-        for name, p in registry.PAIRS.items() if p.dataset == 'shapes'
+        for name, p in registry.PAIRS.items()
+        if p.dataset in ('digits', 'shapes')
     }
     for method in METHODS:
         configs = resolve_configs(method, pair)
@@ -439,8 +487,9 @@ def test_configs_come_from_the_registry(pair):
         registry.student_config(pair)
 
 
-@pytest.mark.parametrize('pair,match', [('nope', 'Unknown pair'),
-                                        ('r101-r18_fpn_coco', 'shapes')])
+@pytest.mark.parametrize('pair,match',
+                         [('nope', 'Unknown pair'),
+                          ('r101-r18_fpn_coco', 'embedded dataset')])
 def test_unknown_or_coco_pair_rejected(pair, match):
     assert pair not in PAIRS
     with pytest.raises(ValueError, match=match):
@@ -481,8 +530,14 @@ def test_cli_pair_gets_its_own_folders(tmp_path, fake_root):
     assert args.out.endswith(
         osp.join('benchmarks', 'shapes', 'cascade_shapes'))
     default = main['parse_args']([])
-    assert default.pair == 'shapes'
-    assert default.out.endswith(osp.join('benchmarks', 'shapes'))
+    assert default.pair == 'digits'
+    assert default.out.endswith(osp.join('benchmarks', 'digits'))
+    assert default.data_root.endswith(osp.join('data', 'digits'))
+    assert default.teacher_checkpoint == registry.shipped_teacher('digits')
+    assert main['parse_args'](['--train-teacher']).teacher_checkpoint is None
+    shapes = main['parse_args'](['--pair', 'shapes'])
+    assert shapes.out.endswith(osp.join('benchmarks', 'shapes'))
+    assert shapes.work_dir.endswith(osp.join('work_dirs', 'compare_shapes'))
     out = str(tmp_path / 'o')
     assert main['main']([
         '--pair', 'cascade_shapes', '--methods', 'teacher', '--seeds', '0',
@@ -519,11 +574,13 @@ def test_grid_at_most_9_points_on_existing_keys(method):
 
 
 def test_grid_settings_reach_the_built_losses(teacher_checkpoint, fake_root):
-    point = grid_points('zscore-dkd')[-1]
+    # the shapes pair: the tests' tiny teacher is a shapes detector
+    point = grid_points('zscore-dkd', 'shapes')[-1]
     options = point_options('zscore-dkd', point, 120) + [
         f'model.teacher.checkpoint={teacher_checkpoint}'
     ]
-    cfg = final_config(resolve_configs('zscore-dkd').train, options, fake_root)
+    cfg = final_config(
+        resolve_configs('zscore-dkd', 'shapes').train, options, fake_root)
     model = MODELS.build(cfg.model)
     loss = model.logit_losses['loss_dkd_cls']
     assert (loss.temperature, loss.loss_weight) == (point['temperature'],
@@ -544,8 +601,8 @@ def test_plan_tune_covers_logit_methods_only(tmp_path, fake_root):
 def test_end_to_end_student(shapes_root, tmp_path):
     out = str(tmp_path / 'out')
     assert _main()([
-        '--methods', 'student', '--seeds', '0', '--custom-data', '--data-root',
-        shapes_root, '--work-dir',
+        '--methods', 'student', '--seeds', '0', '--pair', 'shapes',
+        '--custom-data', '--data-root', shapes_root, '--work-dir',
         str(tmp_path / 'work'), '--out', out, '--cfg-options',
         'train_cfg.max_iters=2', 'train_cfg.val_interval=1',
         'train_dataloader.num_workers=0',
@@ -562,7 +619,13 @@ def test_end_to_end_student(shapes_root, tmp_path):
                                                                    0, 'val')
     assert 0.0 <= record['bbox_mAP'] <= 1.0
     assert [step for step, _ in record['ap_curve']] == [1, 2]
-    assert record['d_ece'] is None or 0 <= record['d_ece'] <= 1
+    # calibration ran on the 4 val images: after 2 iterations every score is
+    # near 1/9, so D-ECE is undefined and the record says why (a run whose
+    # calibration never ran would have neither a number nor this error)
+    assert record['d_ece'] is None
+    assert record['d_ece_error'].startswith(
+        'ValueError: No detection with score >= 0.3 in 4 images'
+    ), record['d_ece_error']
     assert osp.isfile(osp.join(out, 'report.md'))
 
 
@@ -574,8 +637,8 @@ def test_end_to_end_tune_split(shapes_root, tmp_path):
     (root / 'val').rename(root / 'val_hidden')  # reading val would fail
     work, out = tmp_path / 'work', str(tmp_path / 'out')
     assert _main()([
-        '--methods', 'student', '--seeds', '3', '--split', 'tune',
-        '--custom-data', '--data-root',
+        '--methods', 'student', '--seeds', '3', '--split', 'tune', '--pair',
+        'shapes', '--custom-data', '--data-root',
         str(root), '--work-dir',
         str(work), '--out', out, '--cfg-options', 'train_cfg.max_iters=1',
         'train_dataloader.num_workers=0',
@@ -616,3 +679,67 @@ def test_cli_rejects_bad_job_counts(tool, bad, capsys):
     assert f"invalid count '{bad[1]}'" in capsys.readouterr().err
     args = parse(['--jobs', '3', '--cores', '2'])
     assert (args.jobs, args.cores) == (3, 2)
+
+
+def test_progress_line_is_short_and_names_the_run():
+    from mmkd_det.analysis.comparison_runs import progress_line
+    state = {'start': 0.0}
+    train = ('12/07 13:56:53 - mmengine - INFO - Iter(train) [ 700/7000]  '
+             'lr: 3.0e-02  eta: 0:06:00  time: 0.05  loss: 0.8')
+    val = ('12/07 13:57:10 - mmengine - INFO - Iter(val) [32/32]    '
+           'coco/bbox_mAP: 0.3240  coco/bbox_mAP_50: 0.6000  '
+           'coco/bbox_mAP_l: -1.0000  coco/d_ece: 0.0800')
+    assert progress_line('val/kd/seed0', val, state) is None  # no iter yet
+    assert progress_line('val/kd/seed0', train, state) is None
+    line = progress_line('val/kd/seed0', val, state)
+    assert line.startswith('  [val/kd/seed0] 700/7000  AP 32.4  ')
+    assert 'ETA' in line and 'mAP_l' not in line and len(line) < 80
+
+
+def test_committed_records_resume_in_a_fresh_work_dir(tmp_path, fake_root,
+                                                      capsys):
+    """An earlier sitting's records (results.json, committed) count as
+    finished runs even when their folders are gone, e.g. in a fresh clone;
+    a teacher is trained again (its checkpoint is needed)."""
+    main = _main()
+    out = str(tmp_path / 'out')
+    argv = [
+        '--methods', 'kd', '--seeds', '0', '--data-root', fake_root, '--out',
+        out, '--cfg-options', 'train_cfg.max_iters=4'
+    ]
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--work-dir', str(tmp_path / 'w1')], run_command=trainer) == 0
+    assert trainer.calls == ['val/student/seed0', 'val/kd/seed0']
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--work-dir', str(tmp_path / 'w2')], run_command=trainer) == 0
+    assert trainer.calls == []
+    capsys.readouterr()
+    assert main(argv + ['--work-dir', str(tmp_path / 'w2'), '--dry-run']) == 0
+    assert capsys.readouterr().out.split()[::2] == ['done', 'done']
+    # the teacher's record alone is not enough: it is trained again
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--train-teacher', '--work-dir',
+                str(tmp_path / 'w4')],
+        run_command=trainer) == 0
+    assert trainer.calls == ['val/teacher/seed0', 'val/kd/seed0']
+    # its checkpoint gone, the teacher is trained again; the distilled run
+    # of that same teacher path is not
+    os.remove(
+        str(tmp_path / 'w4' / 'val' / 'teacher' / 'seed0' / 'iter_4.pth'))
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--train-teacher', '--work-dir',
+                str(tmp_path / 'w4')],
+        run_command=trainer) == 0
+    assert trainer.calls == ['val/teacher/seed0']
+    # another config is not covered by them
+    trainer = FakeTrainer()
+    assert main(
+        argv[:-1] +
+        ['train_cfg.max_iters=6', '--work-dir',
+         str(tmp_path / 'w3')],
+        run_command=trainer) == 0
+    assert trainer.calls == ['val/student/seed0', 'val/kd/seed0']

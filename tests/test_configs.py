@@ -16,7 +16,8 @@ from mmengine.registry import PARAM_SCHEDULERS
 
 from mmkd_det.utils.methods import (KINDS, METHODS, PAIRS, fragment_configs,
                                     leaf_config, pair_base_config,
-                                    student_config, teacher_config)
+                                    shipped_teacher, student_config,
+                                    teacher_config)
 
 ALL_CONFIGS = sorted(
     glob.glob(osp.join(CONFIGS, '**', '*.py'), recursive=True))
@@ -64,7 +65,8 @@ def test_registry_entries_are_well_formed():
         assert method.name == name and method.kind in KINDS
         assert method.description and method.fragments
     for name, pair in PAIRS.items():
-        assert pair.name == name and pair.dataset in ('coco', 'shapes')
+        assert pair.name == name and pair.dataset in ('coco', 'digits',
+                                                      'shapes')
         assert name.endswith(pair.dataset) and pair.description
         assert osp.isfile(teacher_config(name))
         assert osp.isfile(student_config(name))
@@ -195,8 +197,9 @@ def test_coco_detectors_build_in_plain_mmdet():
 @pytest.mark.parametrize('path', DETECTORS, ids=rel)
 def test_plain_detector_builds_offline(path):
     cfg = load_config(path)
-    # ShapesDataset is mmkd_det's; COCO detectors are plain mmdet
-    if 'shapes' in osp.basename(path):
+    # DigitsDataset and ShapesDataset are mmkd_det's; COCO detectors are
+    # plain mmdet
+    if 'shapes' in osp.basename(path) or 'digits' in osp.basename(path):
         assert cfg.custom_imports.imports == ['mmkd_det']
     else:
         assert 'custom_imports' not in cfg
@@ -315,6 +318,9 @@ def test_distill_config_fits_its_teacher(method, pair):
         if pair == 'cascade_shapes':  # the teacher's last checkpoint
             max_iters = load_config(teacher_path).train_cfg.max_iters
             assert expected.endswith(f'/iter_{max_iters}.pth')
+    elif PAIRS[pair].dataset == 'digits':
+        # the teacher the repository ships, found next to this config
+        assert osp.normpath(checkpoint) == shipped_teacher(pair)
     else:
         assert checkpoint.startswith('https://download.openmmlab.com/')
 
@@ -335,13 +341,14 @@ def test_shapes_leaf_builds(method, pair, teacher_checkpoint,
 
 
 def test_quickstart_offers_exactly_the_registered_methods():
-    """tools/quickstart.py reads the registry: every method runs on shapes."""
+    """tools/quickstart.py reads the registry: every method runs on the
+    digits pair."""
     quickstart = load_tool('quickstart.py')
     assert quickstart.parse_args(['--methods', *METHODS]).methods == \
         list(METHODS)
     for method in METHODS:
         assert quickstart.method_config(method) == leaf_config(
-            method, 'shapes')
+            method, 'digits')
         assert osp.isfile(quickstart.method_config(method))
     with pytest.raises(SystemExit):
         quickstart.parse_args(['--methods', 'fgd'])

@@ -5,15 +5,15 @@ from unittest import mock
 
 import pytest
 import torch
-from conftest import CONFIGS, STUDENT_CONFIG, TEACHER_CONFIG, tiny_config
+from conftest import (CONFIGS, DEVICES, STUDENT_CONFIG, TEACHER_CONFIG,
+                      runner_device, tiny_config)
+from distilled_student import check_plain_student
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
-
-from mmkd_det.utils import checkpoint_safe_globals
 
 LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
 
@@ -51,6 +51,12 @@ def test_teacher_frozen_and_bit_identical_after_training(teacher_checkpoint):
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     before = teacher_state(model)
     assert any('running_mean' in k for k in before)  # BN buffers are checked
+    student_before = {
+        name: p.detach().clone()
+        for name, p in model.named_parameters() if p.requires_grad
+    }
+    assert student_before and not any(
+        name.startswith('teacher.') for name in student_before)
     model.train()
     assert model.training and not model.teacher.training
     assert all(not m.training for m in model.teacher.modules())
@@ -60,9 +66,15 @@ def test_teacher_frozen_and_bit_identical_after_training(teacher_checkpoint):
     after = model.teacher.state_dict()
     for key, value in before.items():
         assert torch.equal(value, after[key]), key
-    # student BatchNorm statistics did move: the student really trained
-    student_bn = dict(model.backbone.named_buffers())['bn1.running_mean']
-    assert not torch.equal(student_bn, torch.zeros_like(student_bn))
+    # the student really trained: the optimizer moved every one of its
+    # trainable weights (BatchNorm statistics would move in any forward)
+    student_after = dict(model.named_parameters())
+    unchanged = [
+        name for name, value in student_before.items()
+        if torch.equal(value, student_after[name])
+    ]
+    assert not unchanged, (f'{len(unchanged)} of {len(student_before)} '
+                           f'student weights not updated: {unchanged[:3]}')
 
 
 def test_gradients_reach_student_only(teacher_checkpoint):
@@ -307,21 +319,22 @@ def test_inline_teacher_config(teacher_checkpoint):
 
 
 @pytest.mark.slow  # a runner trains and evaluates
+@pytest.mark.parametrize('device', DEVICES)
 def test_distill_checkpoint_evaluates_with_student_config(
-        teacher_checkpoint, shapes_root, tmp_path):
-    """Train the distiller 2 iterations, then test with the plain student."""
+        device, teacher_checkpoint, shapes_root, tmp_path, monkeypatch):
+    """Train the distiller 2 iterations on ``device``, then test with the
+    plain student: the checkpoint loads strictly and predicts as the
+    distiller's student."""
+    runner_device(monkeypatch, device)
     cfg = tiny_config(
         LUMINET, shapes_root, str(tmp_path / 'distill'), max_iters=2)
     cfg.model.teacher.checkpoint = teacher_checkpoint
-    Runner.from_cfg(cfg).train()
-    checkpoint = tmp_path / 'distill' / 'iter_2.pth'
-    with checkpoint_safe_globals():  # mmengine's message hub
-        saved = torch.load(checkpoint)
-    assert not any(k.startswith('teacher.') for k in saved['state_dict'])
-
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert next(runner.model.parameters()).device.type == device
     test_cfg = tiny_config(STUDENT_CONFIG, shapes_root, str(tmp_path / 'test'))
-    test_cfg.load_from = str(checkpoint)
-    metrics = Runner.from_cfg(test_cfg).test()
+    metrics = check_plain_student(runner.model, test_cfg,
+                                  str(tmp_path / 'distill' / 'iter_2.pth'))
     assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0
     assert 'coco/bbox_mAP_75' in metrics
 

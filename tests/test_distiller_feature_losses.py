@@ -24,20 +24,28 @@ LUMINET_REVIEWKD = registry.leaf_config('luminet-reviewkd', 'shapes')
 FITNET = registry.leaf_config('fitnet', 'shapes')
 
 PAIRS = tuple(registry.PAIRS)
-# ReviewKD's detection weights (REFERENCE.md); shapes: ResNet->ResNet as
-# R101->R18. FitNet uses the same weight per pair (see its configs). A pair
-# added later is checked by the rules below (channels from the necks, FitNet
-# weight = ReviewKD weight), not by a value here.
+# Every registered pair's feature-loss weight and FPN widths, written out
+# here rather than read from the configs, so that a changed config fails
+# test_config_losses_weights_and_channels. ReviewKD's detection weights
+# (REFERENCE.md and the reasons in configs/distill/_base_/losses/reviewkd.py);
+# FitNet and LumiNet+ReviewKD use ReviewKD's weight of the pair. A pair
+# registered later fails that test until its values are added here.
 PAIR_WEIGHTS = {
     'r101-r18_fpn_coco': 1.2,
     'r50-mbv2_fpn_coco': 2.0,
-    'shapes': 1.2
+    'cascade-mask-x101-r50_fpn_coco': 1.0,  # ReviewKD's R101->R50 setting
+    'shapes': 1.2,  # ResNet->ResNet as R101->R18
+    'cascade_shapes': 1.2,  # the shapes Faster pair's
+    'digits': 1.2,  # ResNet->ResNet as R101->R18
 }
 # (student FPN width, teacher FPN width)
 PAIR_CHANNELS = {
     'r101-r18_fpn_coco': (256, 256),
     'r50-mbv2_fpn_coco': (256, 256),
-    'shapes': (8, 32)
+    'cascade-mask-x101-r50_fpn_coco': (256, 256),
+    'shapes': (8, 32),
+    'cascade_shapes': (8, 64),
+    'digits': (8, 64),
 }
 # method -> (feature loss key, loss type, connector type, has LumiNet loss);
 # one entry per registered method with a feature loss (checked below)
@@ -133,6 +141,9 @@ def test_config_files_are_exactly_the_pairs():
 
 @pytest.mark.parametrize('method,pair', ALL_CONFIGS)
 def test_config_losses_weights_and_channels(method, pair):
+    assert set(PAIR_WEIGHTS) == set(PAIR_CHANNELS) == set(registry.PAIRS), (
+        'pin the weight and FPN widths of every registered pair in '
+        'PAIR_WEIGHTS and PAIR_CHANNELS')
     cfg = load_config(config_path(method, pair))
     base = load_config(registry.pair_base_config(pair))
     key, loss_type, connector_type, luminet = METHODS[method]
@@ -146,11 +157,7 @@ def test_config_losses_weights_and_channels(method, pair):
     assert list(model.feature_losses) == [key]
     loss = model.feature_losses[key]
     assert loss.type == loss_type
-    if pair in PAIR_WEIGHTS:
-        assert loss.loss_weight == PAIR_WEIGHTS[pair]
-    reviewkd_loss = load_config(config_path(
-        'reviewkd', pair)).model.feature_losses.loss_reviewkd
-    assert loss.loss_weight == reviewkd_loss.loss_weight > 0
+    assert loss.loss_weight == PAIR_WEIGHTS[pair]
     if luminet:
         # exactly the logit loss of the LumiNet leaf of the pair
         luminet_cfg = load_config(config_path('luminet', pair))
@@ -175,9 +182,8 @@ def test_config_losses_weights_and_channels(method, pair):
     if connector_type == 'ABFConnector':
         # ReviewKD: mid = 256 on COCO, i.e. the teacher's FPN width
         assert connector.mid_channels is None
-    if pair in PAIR_CHANNELS:
-        assert (model.neck.out_channels,
-                teacher_neck.out_channels) == PAIR_CHANNELS[pair]
+    assert (model.neck.out_channels,
+            teacher_neck.out_channels) == PAIR_CHANNELS[pair]
 
 
 @pytest.mark.parametrize('method', list(METHODS))

@@ -396,12 +396,33 @@ def test_benchmark_losses_times_every_loss(capsys):
     for med, low in results.values():
         assert math.isfinite(med) and 0 < low <= med
     assert student.grad is None  # each call differentiates its own leaf
-    # the command line, with the default thread count (no global change)
+    # the command line, with the default thread count (no global change):
+    # one row per loss, its time against KD's
+    threads = torch.get_num_threads()
+    capsys.readouterr()
     assert tool.main([
         '--num-rois', '64', '--num-classes', '9', '--repeats', '2', '--warmup',
         '1', '--threads', '0'
     ]) == 0
-    capsys.readouterr()
+    assert torch.get_num_threads() == threads
+    out = capsys.readouterr().out
+    assert f' threads={threads} ' in out
+    rows = {
+        row[1]: [float(v) for v in row[2:]]
+        for row in (line.split() for line in out.splitlines())
+        if row[:1] == ['64']
+    }
+    assert set(rows) == expected and len(out.splitlines()) == 3 + len(rows)
+    kd_med, _, kd_min, _ = rows['kd']
+
+    def close(ratio, ms, kd_ms):
+        # ratios are printed to 0.005 and come from times before their
+        # rounding to 0.0005 ms
+        return abs(ratio - ms / kd_ms) <= 0.006 + 6e-4 * (1 + ratio) / kd_ms
+
+    for med, ratio, low, min_ratio in rows.values():
+        assert 0 < low <= med and math.isfinite(med)
+        assert close(ratio, med, kd_med) and close(min_ratio, low, kd_min)
 
 
 @pytest.mark.parametrize('loss_cfg', [

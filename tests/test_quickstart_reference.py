@@ -7,6 +7,7 @@ from conftest import FakeTrainer, load_tool
 from mmkd_det.analysis.comparison import final_config
 from mmkd_det.analysis.reference import differences, position, reference_table
 from mmkd_det.analysis.results_store import load_records
+from mmkd_det.utils.methods import shipped_teacher
 
 
 def _record(method, seed, ap, **extra):
@@ -71,15 +72,19 @@ def test_quickstart_runs_the_comparison_config_and_prints_the_reference(
             str(reference), '--cores', '2'
         ] + common,
         run_command=trainer) == 0
+    # the shipped teacher teaches: no teacher run
     assert sorted(trainer.calls) == [
-        'val/kd/seed0', 'val/luminet/seed0', 'val/student/seed0',
-        'val/teacher/seed0'
+        'val/kd/seed0', 'val/luminet/seed0', 'val/student/seed0'
     ]
     assert set(trainer.threads.values()) == {'1'}  # 2 jobs on 2 cores
     out = capsys.readouterr().out
     assert '| kd | 23.00 | — | 0 | — | no reference for this method |' in out
-    # the distillation configs find the teacher without an option
-    assert osp.isfile(tmp_path / 'qs' / 'teacher' / 'teacher.pth')
+    records = load_records(str(tmp_path / 'qs' / 'results.json'))
+    assert {
+        o
+        for r in records
+        for o in r['options'] if o.startswith('model.teacher.checkpoint=')
+    } == {f'model.teacher.checkpoint={shipped_teacher("digits")}'}
 
     # a 3-seed comparison of the same runs is the reference
     assert compare.main(

@@ -13,8 +13,9 @@ import uuid
 
 import pytest
 import torch
-from conftest import (CONFIGS, REPO_ROOT, STUDENT_CONFIG, max_abs_diff,
-                      straight_vs_resumed, tiny_config)
+from conftest import (CONFIGS, DEVICES, REPO_ROOT, STUDENT_CONFIG,
+                      max_abs_diff, runner_device, straight_vs_resumed,
+                      tiny_config)
 from mmengine.runner import Runner
 
 from mmkd_det.engine import check_resume_checkpoint
@@ -310,3 +311,56 @@ def test_rng_hook_does_not_restore_foreign_states(logged):
         set_rng_state(dict(state, cuda=[torch.zeros(16, dtype=torch.uint8)]))
         assert 'CUDA random numbers are not restored' in logged[-1]
         assert torch.equal(torch.get_rng_state(), state['torch'])
+
+
+# Resume within a tolerance: with deterministic=True the torch ops are
+# deterministic (or raise), but mmcv's CUDA RoIAlign backward accumulates
+# with atomicAdd, so two CUDA runs of the same iterations may differ in the
+# last bits of a gradient. After 2 SGD steps that is far below 1e-5 on
+# weights of order 0.01-1; a lost random state changes them by much more
+# (the student checkpoint without random states above: 1.8e-4 on CPU). On
+# CPU the runs are bit-exact.
+RESUME_ATOL = {'cpu': 0.0, 'cuda': 1e-5}
+
+
+@pytest.fixture
+def deterministic_algorithms():
+    """Put back torch's process-wide switches that ``deterministic=True``
+    turns on (``torch.use_deterministic_algorithms``, cuDNN's flags)."""
+    cudnn = torch.backends.cudnn
+    before = (torch.are_deterministic_algorithms_enabled(),
+              cudnn.deterministic, cudnn.benchmark)
+    yield
+    torch.use_deterministic_algorithms(before[0])
+    cudnn.deterministic, cudnn.benchmark = before[1:]
+
+
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.slow
+def test_distill_resume_deterministic(device, shapes_root, teacher_checkpoint,
+                                      tmp_path, monkeypatch,
+                                      deterministic_algorithms):
+    """LumiNet distillation with ``randomness.deterministic=True``: 2
+    iterations, resume, 2 more vs 4 straight, on each device."""
+    runner_device(monkeypatch, device)
+    # cuBLAS is deterministic only with this workspace setting
+    monkeypatch.setenv('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+
+    def config(work_dir):
+        return _cfg(
+            LUMINET, shapes_root, str(tmp_path / work_dir), 0, **{
+                'model.teacher.checkpoint': teacher_checkpoint,
+                'randomness.deterministic': True
+            })
+
+    straight = _train(config('straight'))
+    checkpoint = str(tmp_path / 'straight' / 'iter_2.pth')
+    resumed = _train(config('resumed'), resume_from=checkpoint)
+    with checkpoint_safe_globals():
+        states = torch.load(checkpoint)[CHECKPOINT_KEY]['states'][0]
+    assert ('cuda' in states) == (device == 'cuda'), sorted(states)
+    assert torch.are_deterministic_algorithms_enabled()
+    diff = max_abs_diff(straight, resumed)
+    print(f'\n{device}, deterministic: straight 4 iterations vs 2 + resume: '
+          f'max |dw| = {diff} (tolerance {RESUME_ATOL[device]})')
+    assert diff <= RESUME_ATOL[device]

@@ -49,8 +49,7 @@ def modest(tmp_path_factory):
 
 
 def test_one_set_of_defaults():
-    """The generator, make_shapes.py and quickstart.py share SHAPES_DEFAULTS.
-    """
+    """The generator and make_shapes.py share SHAPES_DEFAULTS."""
     defaults = asdict(shapes.SHAPES_DEFAULTS)
     signature = inspect.signature(shapes.generate_shapes_dataset).parameters
     assert {name: signature[name].default for name in defaults} == defaults
@@ -61,10 +60,6 @@ def test_one_set_of_defaults():
         if field.name in cli:
             assert cli[field.name] == defaults[field.name], field.name
     assert {'seed', 'num_train', 'num_val', 'size'} <= set(cli)
-    quickstart = vars(load_tool('quickstart.py').parse_args([]))
-    assert (quickstart['num_train'],
-            quickstart['num_val']) == (defaults['num_train'],
-                                       defaults['num_val'])
 
 
 def test_classes_and_metainfo():

@@ -12,8 +12,8 @@ import pytest
 from conftest import tree_bytes
 
 import mmkd_det.datasets.shapes as shapes
+from mmkd_det.datasets.generation import SPLIT_IDS as _SPLIT_IDS
 from mmkd_det.datasets.shapes.render import render_image
-from mmkd_det.datasets.shapes.writer import _SPLIT_IDS
 
 SMALL = dict(seed=0, num_train=6, num_val=5, num_tune=7, size=(64, 80))
 
@@ -95,7 +95,20 @@ def test_tune_drawn_with_val_parameters(small):
 def test_train_val_unchanged_by_tune_split(tmp_path):
     """The annotations of train and val are those the generator wrote
     before the tune split existed (SHA-256 of a 96x96 dataset with 20 train
-    and 15 val images, generated with commit 0ac1283), whatever num_tune."""
+    and 15 val images, generated with commit 0ac1283), whatever num_tune.
+
+    A regression pin, not a correctness check: the digests are the
+    generator's own output. It guards against a change to the generator
+    (renderer, seed streams, split ids, JSON writer, the tune split) that
+    alters train or val for the same arguments while ``SHAPES_VERSION``
+    stays the same: such a dataset would not be regenerated, and the
+    committed results would no longer match the data they were measured on.
+
+    To update after an intended change: bump ``SHAPES_VERSION``
+    (``mmkd_det/datasets/shapes/writer.py``), regenerate with the arguments
+    below, put ``sha256sum annotations/instances_{train,val}.json`` here and
+    name the commit in the first paragraph.
+    """
     pinned = {
         'train':
         '9b5382a7eafd1fde46b40c4e7a6da5c3188929a5913b7df0c8884cd52fcc8dad',

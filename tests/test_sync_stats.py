@@ -8,10 +8,11 @@ world_size is the single-process grad of that slice. With unequal counts
 reduction then gives the global sum and exactly the single-process grads.
 """
 import os
+from unittest import mock
 
 import pytest
 import torch
-from conftest import free_port, gloo_group, run_ranks
+from conftest import free_port, gloo_group, on_cuda, run_ranks
 
 from mmkd_det.models.losses import LogitKDLoss, perception
 
@@ -86,3 +87,52 @@ def test_two_gloo_ranks_match_single_process(tmp_path):
         torch.testing.assert_close(
             torch.cat([r[name + '_h'] for r in ranks]), ref_h)
     assert ranks[1]['empty'][1].shape == (0, 6)
+
+
+def _one_rank_worker(rank, port, out_dir, backend, device):
+    from mmkd_det.models.losses import logit_norm
+    reduce = logit_norm._all_reduce_sum
+    with gloo_group(rank, 1, port, timeout_s=60, backend=backend), \
+            mock.patch.object(logit_norm, '_dist_world_size',
+                              lambda group=None: 2), \
+            mock.patch.object(logit_norm, '_all_reduce_sum',
+                              side_effect=reduce) as all_reduce:
+        g = torch.Generator().manual_seed(1)
+        s = (torch.randn(8, 6, generator=g) * 3).to(device)
+        t = torch.randn(8, 6, generator=g).to(device)
+        synced = _run(s, t, 'mean') + (perception(s, sync_stats=True), )
+        calls = all_reduce.call_count
+        local = _single(s, t, 'mean') + (perception(s), )
+        torch.save(
+            {
+                'synced': [x.cpu() for x in synced],
+                'local': [x.cpu() for x in local],
+                'backend': torch.distributed.get_backend(),
+                'device': str(synced[0].device),
+                'all_reduces': calls
+            }, os.path.join(out_dir, 'rank0.pt'))
+
+
+@pytest.mark.dist
+@pytest.mark.parametrize(
+    'backend, device',
+    [('gloo', 'cpu'), on_cuda('nccl', 'cuda')])
+def test_one_rank_group_matches_no_group(backend, device, tmp_path):
+    """sync_stats through a real one-rank process group (NCCL on a GPU).
+
+    At world size 1 the product takes local statistics; the test makes it
+    believe in 2 ranks so that its two differentiable all-reduces run
+    through the backend (forward and backward). Summed over one rank they
+    change nothing: loss, gradient and normalised logits equal the local
+    ones."""
+    run_ranks(
+        _one_rank_worker,
+        args=(free_port(), str(tmp_path), backend, device),
+        nprocs=1,
+        timeout_s=120)
+    out = torch.load(tmp_path / 'rank0.pt')
+    assert out['backend'] == backend and out['device'].startswith(device)
+    # 2 per perception(): student and teacher in the loss, then the direct one
+    assert out['all_reduces'] == 6
+    for synced, local in zip(out['synced'], out['local']):
+        torch.testing.assert_close(synced, local)

@@ -22,8 +22,10 @@ import torch
 from conftest import (REPO_ROOT, STUDENT_CONFIG, TOOLS, free_port, load_tool,
                       straight_vs_resumed)
 from mmengine.config import Config
+from rng_recorder import record_path
 
 TIMEOUT = 300
+TESTS_DIR = osp.dirname(osp.abspath(__file__))
 
 # shrink the shapes config: 2 iterations, batch 1, no dataloader workers
 TINY_OPTIONS = [
@@ -66,6 +68,17 @@ def _run(cmd, cwd, **env):
     return proc.returncode, proc.stdout
 
 
+def _same_state(a, b) -> bool:
+    """Equality of nested random states (dicts, tuples, tensors, numbers)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(_same_state, a, b))
+    return a == b
+
+
 def _tail(text, lines=40):
     return '\n'.join(text.splitlines()[-lines:])
 
@@ -87,16 +100,31 @@ def _log_file(work_dir):
 
 @pytest.fixture(scope='module')
 def dist_run(shapes_root, tmp_path_factory):
-    """``tools/dist_train.sh`` with 2 CPU processes, 2 iterations."""
+    """``tools/dist_train.sh`` with 2 CPU processes, 2 iterations.
+
+    The config is the plain student's plus ``rng_recorder``'s hook, which
+    only writes down each rank's random states (see
+    test_dist_checkpoint_carries_every_rank_random_state).
+    """
     work_dir = str(tmp_path_factory.mktemp('dist_train'))
+    config = str(tmp_path_factory.mktemp('dist_config') / 'student.py')
+    with open(config, 'w') as f:
+        f.write(f"_base_ = '{STUDENT_CONFIG}'\n"
+                "custom_imports = dict(imports=['rng_recorder'], "
+                "allow_failed_imports=False)\n"
+                "custom_hooks = _base_.custom_hooks + "
+                "[dict(type='RecordRNGStateHook')]\n")
     rc, out = _run([
         'bash',
-        osp.join(TOOLS, 'dist_train.sh'), STUDENT_CONFIG, '2', '--work-dir',
-        work_dir, '--data-root', shapes_root, '--cfg-options', *TINY_OPTIONS
+        osp.join(TOOLS, 'dist_train.sh'), config, '2', '--work-dir', work_dir,
+        '--data-root', shapes_root, '--cfg-options', *TINY_OPTIONS
     ],
                    cwd=work_dir,
                    PYTHON=sys.executable,
-                   PORT=str(free_port()))
+                   PORT=str(free_port()),
+                   PYTHONPATH=os.pathsep.join(
+                       p for p in (REPO_ROOT, TESTS_DIR,
+                                   os.environ.get('PYTHONPATH')) if p))
     return dict(
         rc=rc,
         out=out,
@@ -154,14 +182,24 @@ def test_dist_train_two_cpu_processes(dist_run):
 
 @pytest.mark.slow
 @pytest.mark.dist
-def test_dist_checkpoint_carries_every_rank_random_state(checkpoint):
+def test_dist_checkpoint_carries_every_rank_random_state(dist_run, checkpoint):
+    """Entry r of the checkpoint's random states is what rank r recorded
+    after the saved iteration, for each generator."""
     from mmkd_det.utils import checkpoint_safe_globals
     with checkpoint_safe_globals():
-        saved = torch.load(checkpoint)
-    rng = saved['rng_states']
+        rng = torch.load(checkpoint)['rng_states']
+        recorded = [
+            torch.load(record_path(dist_run['work_dir'], 2, rank))
+            for rank in range(2)
+        ]
     assert rng['world_size'] == 2 and len(rng['states']) == 2
-    for state in rng['states']:
+    # the ranks' generators differ, so rank 0's states saved twice would fail
+    assert not _same_state(recorded[0], recorded[1])
+    for rank, (state, own) in enumerate(zip(rng['states'], recorded)):
         assert set(state) == {'python', 'numpy', 'torch'}
+        for generator in state:
+            assert _same_state(state[generator], own[generator]), \
+                f'rank {rank}: {generator} state is not that rank\'s'
 
 
 @pytest.mark.slow

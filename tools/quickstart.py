@@ -1,26 +1,26 @@
-"""The main job on the embedded default: distil a shapes teacher end to end.
+"""The main job on the embedded default: distil the digits teacher.
 
 ``python tools/quickstart.py [--methods kd luminet ...] [--jobs 2]``
 
-1. generates the synthetic shapes dataset (skipped when already there);
-2. trains the teacher, the plain student and one distilled student per
-   method, seed 0, each with exactly the per-run configuration of the
-   3-seed comparison (``tools/analysis/compare_methods.py``: same configs,
-   options and one CPU thread per run), two runs at a time on 2 cores;
-   finished runs are kept, so an interrupted quickstart continues;
+1. generates the handwritten digits dataset (skipped when already there);
+2. trains the plain student and one distilled student per method, seed 0,
+   taught by the teacher the repository ships
+   (``checkpoints/digits/``; ``--train-teacher`` trains one first), each
+   with exactly the per-run configuration of the 3-seed comparison
+   (``tools/analysis/compare_methods.py``: same configs, options and one CPU
+   thread per run), two runs at a time on 2 cores; finished runs are kept,
+   so an interrupted quickstart continues;
 3. evaluates each with COCO AP on the val split and its D-ECE;
 4. prints its numbers beside the committed 3-seed reference
-   (``benchmarks/shapes/results.json``, mean ± std) and says where each run
+   (``benchmarks/digits/results.json``, mean ± std) and says where each run
    falls in the reference spread; writes ``WORK_DIR/report.md`` and
    ``WORK_DIR/ap_curves.png``.
 
 Every run is a separate ``tools/train.py`` process; its full log is in its
-work dir and the validation lines are echoed here.
+work dir and one line per validation is printed here.
 """
 import argparse
-import os
 import os.path as osp
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,21 +29,19 @@ REPO_ROOT = str(Path(__file__).resolve().parents[1])
 sys.path.insert(0, REPO_ROOT)  # this checkout
 
 from mmkd_det.analysis.comparison import TEACHER_SEED  # noqa: E402
+from mmkd_det.analysis.comparison import pair_dataset
 from mmkd_det.analysis.comparison_plan import plan_comparison, run_all
 from mmkd_det.analysis.comparison_report import write_comparison_report
 from mmkd_det.analysis.reference import reference_table
 from mmkd_det.analysis.results_store import (RESULTS_FILE, git_commit,
                                              load_records)
-from mmkd_det.datasets import SHAPES_DEFAULTS, generate_shapes_dataset
-from mmkd_det.utils.cli import add_parallel_run_args, add_shapes_split_args
-from mmkd_det.utils.methods import METHODS, leaf_config
+from mmkd_det.utils.cli import add_parallel_run_args
+from mmkd_det.utils.methods import METHODS, leaf_config, shipped_teacher
 
-PAIR = 'shapes'
+PAIR = 'digits'
 DEFAULT_METHODS = ('kd', 'luminet')
-REFERENCE = osp.join(REPO_ROOT, 'benchmarks', 'shapes', RESULTS_FILE)
-#: Where the distillation configs look for the teacher by default
-#: (configs/distill/_base_/pairs/shapes.py).
-TEACHER_LINK = osp.join('teacher', 'teacher.pth')
+DATASET = pair_dataset(PAIR)
+REFERENCE = osp.join(DATASET.reference(), RESULTS_FILE)
 
 
 def method_config(method: str) -> str:
@@ -52,8 +50,9 @@ def method_config(method: str) -> str:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Teacher, student and distilled students on the '
-        'synthetic shapes dataset, beside the committed 3-seed reference.')
+        description='The plain student and distilled students of the '
+        'shipped teacher on the handwritten digits dataset, beside the '
+        'committed 3-seed reference.')
     parser.add_argument(
         '--methods',
         nargs='+',
@@ -63,8 +62,7 @@ def parse_args(argv=None):
         help='distillation methods to run, of '
         f'{", ".join(METHODS)} (mmkd_det/utils/methods.py; default: '
         f'{" ".join(DEFAULT_METHODS)})')
-    parser.add_argument(
-        '--data-root', default=osp.join(REPO_ROOT, 'data', 'shapes'))
+    parser.add_argument('--data-root', default=DATASET.root())
     parser.add_argument(
         '--work-dir', default=osp.join(REPO_ROOT, 'work_dirs', 'quickstart'))
     add_parallel_run_args(
@@ -73,7 +71,19 @@ def parse_args(argv=None):
         '--reference',
         default=REFERENCE,
         help='results.json of the 3-seed comparison to compare with')
-    add_shapes_split_args(parser)
+    for split in ('train', 'val'):
+        default = DATASET.spec.defaults()[f'num_{split}']
+        parser.add_argument(
+            f'--num-{split}',
+            type=int,
+            default=default,
+            help=f'{split} images (default {default}: the reference\'s; '
+            'another count makes a dataset the reference does not belong '
+            'to)')
+    parser.add_argument(
+        '--train-teacher',
+        action='store_true',
+        help='train the teacher (seed 0) instead of using the shipped one')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -82,16 +92,6 @@ def parse_args(argv=None):
         help='overrides for every run; the runs then differ from the '
         'reference, and the table says so')
     return parser.parse_args(argv)
-
-
-def link_teacher(checkpoint: str, work_dir: str) -> str:
-    """Copy the teacher where the distillation configs look for it, so
-    ``tools/train.py configs/distill/<method>/<method>_shapes.py`` works
-    after the quickstart without ``model.teacher.checkpoint``."""
-    target = osp.join(work_dir, TEACHER_LINK)
-    os.makedirs(osp.dirname(target), exist_ok=True)
-    shutil.copyfile(checkpoint, target)
-    return target
 
 
 def main(argv=None, run_command=None) -> int:
@@ -104,12 +104,11 @@ def main(argv=None, run_command=None) -> int:
     start = time.time()
 
     print('=== Dataset', flush=True)
-    summary = generate_shapes_dataset(
+    summary = DATASET.generate(
         args.data_root,
-        seed=SHAPES_DEFAULTS.seed,
+        skip_existing=True,
         num_train=args.num_train,
-        num_val=args.num_val,
-        skip_existing=True)
+        num_val=args.num_val)
     print(
         f"    {args.data_root}: {summary['train']['num_images']} train / "
         f"{summary['val']['num_images']} val images" +
@@ -117,12 +116,18 @@ def main(argv=None, run_command=None) -> int:
          f" (generated in {summary['seconds']:.0f} s)"),
         flush=True)
 
-    teacher, runs = plan_comparison(['teacher', 'student'] + args.methods,
-                                    [TEACHER_SEED], 'val', args.work_dir,
-                                    args.data_root, args.cfg_options)
+    teacher_checkpoint = None if args.train_teacher else shipped_teacher(PAIR)
+    if teacher_checkpoint is not None and not osp.isfile(teacher_checkpoint):
+        raise SystemExit(
+            f'The shipped teacher {teacher_checkpoint} is missing: restore '
+            'it (git checkout -- checkpoints), retrain it with `make '
+            'teacher`, or pass --train-teacher.')
+    teacher, runs = plan_comparison(['student'] + args.methods, [TEACHER_SEED],
+                                    'val', args.work_dir, args.data_root,
+                                    args.cfg_options, teacher_checkpoint, PAIR)
     print(
-        f'=== Training {1 + len(runs)} runs, {args.jobs} at a time '
-        f'(about 15 minutes on 2 cores for the default methods); logs in '
+        f'=== Training {len(runs) + bool(teacher)} runs, {args.jobs} at a '
+        'time; logs in '
         f'{args.work_dir}/val/<run>/seed0/',
         flush=True)
     records, failures = run_all(
@@ -135,13 +140,15 @@ def main(argv=None, run_command=None) -> int:
         **({} if run_command is None else dict(run_command=run_command)),
         log=lambda line: print(
             f'[{time.time() - start:5.0f} s] {line}', flush=True))
-    link_teacher(teacher.checkpoint, args.work_dir)
     md, png = write_comparison_report(records, args.work_dir, 'val')
 
     reference = load_records(args.reference)
     print(f'\n=== Your runs beside the reference ({args.reference}: '
           f'{len({r["seed"] for r in reference if r["split"] == "val"})} '
           'seeds)\n')
+    if not reference:
+        print(f'No committed reference in {args.reference} yet: '
+              '`make benchmark` measures it.\n')
     print(reference_table(records, reference))
     print(f'\nFull report: {md} and {png}; {time.time() - start:.0f} s in '
           'total.')

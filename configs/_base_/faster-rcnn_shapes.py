@@ -95,7 +95,10 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+# COCO AP and, from the same predictions, D-ECE (coco/d_ece)
+val_evaluator = dict(
+    type='CocoMetricWithDECE',
+    ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
 # Leaf configs set train_cfg.max_iters; the schedule follows it at run time:

@@ -2,14 +2,14 @@
 
 One run is one ``tools/train.py`` process (``method``, ``seed``, ``split``)
 in its own work dir ``<work_dir>/<split>/<method>/seed<k>/`` (tuning grid
-points get ``<work_dir>/tune/<method>/<point>/seed<k>/``), followed by one
-``tools/analysis/calibration.py`` process for its D-ECE.
+points get ``<work_dir>/tune/<method>/<point>/seed<k>/``); its validations
+log COCO AP and D-ECE.
 
 A run is finished when its marker ``result.json`` exists, was written for
 the same final config (:attr:`RunSpec.config_hash`) and its checkpoint is
 still there. The marker is written last, after training reached
-``max_iters``, the last validation was at ``max_iters`` and the calibration
-ran, so it exists only for complete runs. Anything else in a run's folder
+``max_iters`` and the last validation was at ``max_iters``, so it exists
+only for complete runs. Anything else in a run's folder
 (an interrupted run, a run of another config) is deleted and the run starts
 from scratch: the scalar logs of all launches in a folder are merged into one
 AP curve, so a clean folder is the only way to keep the curve one run's.
@@ -29,7 +29,9 @@ from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-from mmkd_det.datasets.shapes import read_shapes_meta, shapes_args_mismatch
+from mmkd_det.datasets.embedded import (EMBEDDED_DATASETS, EmbeddedDataset,
+                                        embedded_dataset)
+from mmkd_det.datasets.generation import read_meta
 from mmkd_det.engine.runtime import override_data_root
 from mmkd_det.utils import methods as registry
 
@@ -39,11 +41,12 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METHODS = tuple(registry.METHODS)
 BASELINES = ('teacher', 'student')
 #: The pair compared by default.
-DEFAULT_PAIR = 'shapes'
-#: Registered pairs the tool can run: those trained on the shapes dataset,
-#: whose ``val`` and ``tune`` splits it validates on.
+DEFAULT_PAIR = 'digits'
+#: Registered pairs the tool can run: those trained on an embedded dataset
+#: (:mod:`mmkd_det.datasets.embedded`), whose ``val`` and ``tune`` splits it
+#: validates on.
 PAIRS = tuple(name for name, pair in registry.PAIRS.items()
-              if pair.dataset == 'shapes')
+              if pair.dataset in EMBEDDED_DATASETS)
 #: One teacher serves every student, as a published pretrained teacher does.
 TEACHER_SEED = 0
 MARKER = 'result.json'
@@ -75,7 +78,7 @@ def resolve_configs(method: str, pair: str = DEFAULT_PAIR) -> PairConfigs:
 
     Args:
         method: One of :data:`METHODS` or :data:`BASELINES`.
-        pair: One of :data:`PAIRS` (a registered pair on the shapes
+        pair: One of :data:`PAIRS` (a registered pair on an embedded
             dataset).
 
     Returns:
@@ -83,12 +86,12 @@ def resolve_configs(method: str, pair: str = DEFAULT_PAIR) -> PairConfigs:
 
     Raises:
         ValueError: Unknown method, or a pair that is not registered or is
-            not trained on the shapes dataset.
+            not trained on an embedded dataset.
     """
     if pair not in PAIRS:
         raise ValueError(
             f'Unknown pair {pair!r} for the comparison; it runs the pairs on '
-            f'the shapes dataset: {list(PAIRS)} (registry: '
+            f'an embedded dataset: {list(PAIRS)} (registry: '
             'mmkd_det/utils/methods.py)')
     student = registry.student_config(pair)
     teacher = registry.teacher_config(pair)
@@ -137,28 +140,36 @@ def split_options(split: str, data_root: str) -> List[str]:
     return options
 
 
-def check_split(data_root: str, split: str, custom_data: bool = False) -> None:
+def pair_dataset(pair: str) -> EmbeddedDataset:
+    """The embedded dataset ``pair`` (one of :data:`PAIRS`) trains on."""
+    return embedded_dataset(registry.PAIRS[pair].dataset)
+
+
+def check_split(data_root: str,
+                split: str,
+                custom_data: bool = False,
+                pair: str = DEFAULT_PAIR) -> None:
     """Raises FileNotFoundError unless ``split`` exists under ``data_root``
-    and, for a shapes dataset, it was made with the generator's defaults
-    (unless ``custom_data``)."""
+    and, for a generated dataset (one with ``meta.json``), it was made with
+    the defaults of the pair's dataset (unless ``custom_data``)."""
+    dataset = pair_dataset(pair)
     ann = osp.join(data_root, 'annotations', f'instances_{split}.json')
     images = osp.join(data_root, split)
     if not (osp.isfile(ann) and osp.isdir(images)):
         raise FileNotFoundError(
             f'The {split!r} split is missing: expected {ann} and {images}/. '
-            'Generate the dataset with tools/make_shapes.py or pass '
-            '--data-root.')
-    mismatch = None if custom_data else shapes_args_mismatch(data_root)
+            f'Generate the dataset with `{dataset.make_command(data_root)}` '
+            'or pass --data-root.')
+    mismatch = None if custom_data else dataset.mismatch(data_root)
     if mismatch:
         found = ', '.join(f'{k}={a!r} (expected {b!r})'
                           for k, (a, b) in sorted(mismatch.items()))
         raise FileNotFoundError(
-            f'The shapes dataset in {data_root} was not generated with the '
-            f"generator's defaults, which the comparison's configs and "
-            f'reference numbers belong to: {found}. Regenerate it with '
-            f'`python tools/make_shapes.py --out {data_root}` (or delete it '
-            'and run `make quickstart`), or pass --custom-data to compare '
-            'methods on it anyway.')
+            f'The dataset in {data_root} is not the {dataset.name} dataset '
+            f"the comparison's configs and reference numbers belong to: "
+            f'{found}. Regenerate it with '
+            f'`{dataset.make_command(data_root)} --force`, or pass '
+            '--custom-data to compare methods on it anyway.')
 
 
 def parse_options(options: List[str]) -> dict:
@@ -204,29 +215,25 @@ class RunSpec:
         seed: ``randomness.seed``.
         split: Validation split.
         config: Config trained.
-        eval_config: Config that evaluates the checkpoint (D-ECE).
         work_dir: The run's own folder.
         data_root: Dataset root.
         options: All ``--cfg-options`` of the training.
-        calib_options: ``--cfg-options`` of the calibration.
         tune_point: The grid point of a tuning run, else None.
         pair: The teacher/student pair (:data:`PAIRS`).
         settings: The model's :data:`SETTING_KEYS` in the final config.
         max_iters: ``train_cfg.max_iters`` of the final config.
-        dataset: A shapes dataset's generator ``version`` and ``args``
+        dataset: A generated dataset's generator ``version`` and ``args``
             (``meta.json``), else None.
         config_hash: SHA-256 of the final config (work dir excluded) and,
-            for a shapes dataset, its generator version and arguments.
+            for a generated dataset, its generator version and arguments.
     """
     method: str
     seed: int
     split: str
     config: str
-    eval_config: str
     work_dir: str
     data_root: str
     options: List[str]
-    calib_options: List[str] = field(default_factory=list)
     tune_point: Optional[dict] = None
     pair: str = DEFAULT_PAIR
     settings: dict = field(init=False)
@@ -241,9 +248,9 @@ class RunSpec:
             for k in SETTING_KEYS if k in cfg.model
         }
         self.max_iters = int(cfg.train_cfg.max_iters)
-        # a shapes dataset regenerated with other arguments makes the run
+        # a dataset regenerated with other arguments makes the run
         # stale too, not only another config
-        meta = read_shapes_meta(self.data_root)
+        meta = read_meta(self.data_root)
         self.dataset = None if meta is None else dict(
             version=meta.get('version'), args=meta.get('args'))
         text = json.dumps(
@@ -251,6 +258,9 @@ class RunSpec:
                 config=cfg.to_dict(), dataset=self.dataset),
             sort_keys=True,
             default=str)
+        # the checkout's own path (data root, shipped teacher) does not make
+        # another run: a record committed from one clone is found in another
+        text = text.replace(REPO_ROOT, '<repo>')
         self.config_hash = hashlib.sha256(text.encode()).hexdigest()
 
     @property
@@ -265,8 +275,21 @@ class RunSpec:
         return osp.join(self.work_dir, f'iter_{self.max_iters}.pth')
 
 
-def finished_record(spec: RunSpec) -> Optional[dict]:
-    """The marker's record if ``spec`` is finished, else None."""
+def finished_record(
+        spec: RunSpec,
+        committed: Optional[Dict[str, dict]] = None) -> Optional[dict]:
+    """The record of ``spec`` if it is finished, else None.
+
+    A run is finished when its folder's marker has the same config hash and
+    its checkpoint is there, or when ``committed`` (records of a
+    ``results.json`` by config hash, e.g. from an earlier sitting in
+    another clone) holds a record of the same config hash: a run whose
+    checkpoint nothing needs is not trained again. The teacher's checkpoint
+    is needed, so a teacher counts as finished only by its marker.
+    """
+    record = (committed or {}).get(spec.config_hash)
+    if record is not None and spec.method != 'teacher':
+        return record
     path = osp.join(spec.work_dir, MARKER)
     try:
         with open(path, encoding='utf-8') as f:
@@ -282,10 +305,12 @@ def finished_record(spec: RunSpec) -> Optional[dict]:
     return record
 
 
-def run_status(spec: RunSpec) -> str:
+def run_status(spec: RunSpec,
+               committed: Optional[Dict[str, dict]] = None) -> str:
     """``'done'``, ``'stale'`` (finished for another config or checkpoint
-    gone), ``'partial'`` (interrupted) or ``'todo'``."""
-    if finished_record(spec) is not None:
+    gone), ``'partial'`` (interrupted) or ``'todo'``; ``committed`` as for
+    :func:`finished_record`."""
+    if finished_record(spec, committed) is not None:
         return 'done'
     if osp.isfile(osp.join(spec.work_dir, MARKER)):
         return 'stale'

@@ -15,14 +15,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from .comparison import (DEFAULT_PAIR, METHODS, TEACHER_SEED, RunCommand,
-                         RunSpec, final_config, finished_record,
+                         RunSpec, final_config, finished_record, pair_dataset,
                          resolve_configs, split_options)
 from .comparison_runs import execute, run_logged
-from .results_store import RESULTS_FILE, add_records
+from .results_store import RESULTS_FILE, add_records, records_by_hash
 from .tune_grid import grid_points, point_options, point_tag, warmup_iters
-
-#: Prefixes of user --cfg-options that also apply to the calibration.
-CALIB_OPTION_PREFIXES = ('test_dataloader', 'test_evaluator')
 
 
 def _spec(method: str,
@@ -46,13 +43,9 @@ def _spec(method: str,
         seed=seed,
         split=split,
         config=configs.train,
-        eval_config=(configs.teacher
-                     if method == 'teacher' else configs.student),
         work_dir=work_dir,
         data_root=data_root,
         options=train_opts,
-        calib_options=split_opts +
-        [o for o in options if o.startswith(CALIB_OPTION_PREFIXES)],
         tune_point=tune_point,
         pair=pair)
 
@@ -154,7 +147,7 @@ def plan_tune(
         config = resolve_configs(method, pair).train
         max_iters = int(
             final_config(config, list(options), data_root).train_cfg.max_iters)
-        for point in grid_points(method):
+        for point in grid_points(method, pair_dataset(pair).name):
             run_dir = osp.join(work_dir, split, method,
                                point_tag(point, max_iters), f'seed{seed}')
             tune_point = dict(
@@ -212,9 +205,10 @@ def run_all(
         RuntimeError: The teacher failed (no distillation could run).
     """
     results_path = osp.join(out_dir, RESULTS_FILE)
+    committed = records_by_hash(results_path)
     records = {}
     for spec in ([teacher] if teacher else []) + list(runs):
-        record = finished_record(spec)
+        record = finished_record(spec, committed)
         if record is not None:
             records[spec.work_dir] = record
     if records:

@@ -1,34 +1,68 @@
 """Execute one run of a method comparison and make its record.
 
 A run (:class:`~mmkd_det.analysis.comparison.RunSpec`) is one
-``tools/train.py`` process followed by one ``tools/analysis/calibration.py``
-process, each started from scratch in the run's folder with a fixed number of
-CPU threads; the marker ``result.json`` is written last (see
+``tools/train.py`` process, started from scratch in the run's folder with a
+fixed number of CPU threads; its validations log COCO AP and D-ECE
+(``CocoMetricWithDECE``). The marker ``result.json`` is written last (see
 :mod:`mmkd_det.analysis.comparison`).
 """
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
 import time
 from typing import Dict, List, Optional
 
+from ..evaluation.coco_dece_metric import DECE_WARNING
 from .comparison import MARKER, REPO_ROOT, RunCommand, RunSpec
-from .report import load_d_ece, load_run
+from .report import D_ECE_KEY, load_run
 from .results_store import atomic_write_json
+
+_TRAIN_ITER = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
+_VAL_AP = re.compile(r'coco/bbox_mAP: ([0-9.]+)')
+
+
+def progress_line(name: str, line: str, state: dict) -> Optional[str]:
+    """One short progress line for a validation line of mmengine's log.
+
+    Args:
+        name: The run, e.g. ``val/kd/seed0``.
+        line: A line of the training log.
+        state: Per-run memory (the last training iteration, the start time);
+            updated in place.
+
+    Returns:
+        ``'[val/kd/seed0] 700/7000  AP 32.4  3 min, ETA 27 min'`` for a
+        validation result, else None.
+    """
+    state.setdefault('start', time.time())
+    match = _TRAIN_ITER.search(line)
+    if match:
+        state['iter'], state['total'] = int(match[1]), int(match[2])
+        return None
+    match = _VAL_AP.search(line)
+    if not match or 'iter' not in state:
+        return None
+    done, total = state['iter'], state['total']
+    elapsed = time.time() - state['start']
+    eta = elapsed / max(done, 1) * (total - done)
+    return (f'  [{name}] {done}/{total}  AP {100 * float(match[1]):.1f}  '
+            f'{elapsed / 60:.0f} min, ETA {eta / 60:.0f} min')
 
 
 def run_logged(cmd: List[str], log_path: str, env: Dict[str, str]) -> None:
     """Default runner: ``cmd`` in the repo root, output into ``log_path``.
 
-    Validation results and errors are echoed with the run's folder name.
+    Each validation prints one short line (:func:`progress_line`); the rest
+    of the output goes only to the log. A failure shows the log's tail.
 
     Raises:
         RuntimeError: Non-zero exit; names the log and shows its tail.
     """
     name = '/'.join(osp.normpath(osp.dirname(log_path)).split(os.sep)[-3:])
-    tail = []
+    tail, state = [], {}
     with open(log_path, 'w', encoding='utf-8') as log:
         proc = subprocess.Popen(
             cmd,
@@ -41,8 +75,9 @@ def run_logged(cmd: List[str], log_path: str, env: Dict[str, str]) -> None:
         for line in proc.stdout:
             log.write(line)
             tail = (tail + [line])[-30:]
-            if 'coco/bbox_mAP:' in line or 'Traceback' in line:
-                print(f'  [{name}] {line.strip()[:200]}', flush=True)
+            progress = progress_line(name, line, state)
+            if progress:
+                print(progress, flush=True)
         if proc.wait() != 0:
             raise RuntimeError(f'{cmd[1]} exited with {proc.returncode}; '
                                f'log {log_path}:\n{"".join(tail)}')
@@ -67,26 +102,28 @@ def _train_command(spec: RunSpec) -> List[str]:
     ]
 
 
-def _calib_command(spec: RunSpec) -> List[str]:
-    cmd = [
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools', 'analysis',
-                 'calibration.py'), spec.eval_config, spec.checkpoint,
-        '--out-dir', spec.work_dir, '--data-root', spec.data_root
-    ]
-    return cmd + (['--cfg-options', *spec.calib_options]
-                  if spec.calib_options else [])
+def _d_ece_error(spec: RunSpec, final_iter: int) -> str:
+    """Why the last validation logged no D-ECE: the metric's own warning
+    in the training log (``CocoMetricWithDECE``), else what can cause it."""
+    reason = None
+    with open(osp.join(spec.work_dir, 'train.log'), encoding='utf-8') as f:
+        for line in f:
+            if DECE_WARNING in line:
+                reason = line.split(DECE_WARNING, 1)[1].strip()
+    return reason or (f'no {D_ECE_KEY} at iteration {final_iter}: the '
+                      'val_evaluator has no CocoMetricWithDECE')
 
 
 def execute(spec: RunSpec,
             commit: str,
             threads: int = 1,
             run_command: RunCommand = run_logged) -> dict:
-    """Trains, checks and calibrates one run from scratch; writes its marker.
+    """Trains and checks one run from scratch; writes its marker.
 
-    A failed calibration (e.g. no detection above the score threshold,
-    where D-ECE is undefined) leaves ``d_ece`` None and its error in
-    ``d_ece_error``; the run still counts as finished.
+    D-ECE is the last validation's ``coco/d_ece``. Where it is missing (no
+    detection above the metric's score threshold, where D-ECE is
+    undefined, or a val_evaluator without it), ``d_ece`` is None and
+    ``d_ece_error`` says so; the run still counts as finished.
 
     Args:
         spec: The run.
@@ -114,19 +151,9 @@ def execute(spec: RunSpec,
             f'{result.final_iter} and the checkpoint {spec.checkpoint} '
             f'{"exists" if osp.isfile(spec.checkpoint) else "is missing"}; '
             f'a finished run has both at max_iters={spec.max_iters}.')
-    d_ece_error = None
-    try:
-        run_command(
-            _calib_command(spec), osp.join(spec.work_dir, 'calibration.log'),
-            env)
-        d_ece = load_d_ece(spec.work_dir)
-    except (RuntimeError, ValueError) as err:
-        # the last line of the log tail is the exception's message
-        lines = [line for line in str(err).splitlines() if line.strip()]
-        d_ece, d_ece_error = None, lines[-1]
-    record = make_record(spec, result, d_ece, commit, train_time)
-    if d_ece_error:
-        record['d_ece_error'] = d_ece_error
+    record = make_record(spec, result, result.d_ece, commit, train_time)
+    if result.d_ece is None:
+        record['d_ece_error'] = _d_ece_error(spec, result.final_iter)
     atomic_write_json(osp.join(spec.work_dir, MARKER), record)
     return record
 

@@ -38,6 +38,8 @@ METRIC_COLUMNS = (
 )
 SCALARS_PATTERN = osp.join('*', 'vis_data', 'scalars.json')
 CALIBRATION_FILE = 'calibration.json'
+#: D-ECE as ``CocoMetricWithDECE`` logs it at each validation.
+D_ECE_KEY = 'coco/d_ece'
 REPORT_FILE = 'report.md'
 CURVES_FILE = 'ap_curves.png'
 #: Shown in cells that do not apply (baseline row) or whose value is absent.
@@ -221,7 +223,9 @@ def load_run(work_dir: str, name: Optional[str] = None) -> RunResult:
             for k, v in final.items() if k != 'step'
         },
         curve=ap_curve(val),
-        d_ece=load_d_ece(work_dir),
+        # the metric's value at the last validation; else the standalone
+        # tools/analysis/calibration.py's file
+        d_ece=final.get(D_ECE_KEY, load_d_ece(work_dir)),
         work_dir=work_dir,
         final_iter=int(final['step']))
 

@@ -19,7 +19,7 @@ import os
 import os.path as osp
 import subprocess
 import tempfile
-from typing import Iterator, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 SCHEMA = 1
 RESULTS_FILE = 'results.json'
@@ -78,6 +78,15 @@ def load_records(path: str) -> List[dict]:
         raise ValueError(f'{path} has schema {data.get("schema")}, this '
                          f'tool writes {SCHEMA}; pick another --out')
     return data['runs']
+
+
+def records_by_hash(path: str) -> Dict[str, dict]:
+    """The records of a ``results.json`` by their ``config_hash`` (records
+    without one are left out)."""
+    return {
+        r['config_hash']: r
+        for r in load_records(path) if r.get('config_hash')
+    }
 
 
 def merge_records(old: Sequence[dict], new: Sequence[dict]) -> List[dict]:

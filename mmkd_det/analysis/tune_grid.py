@@ -18,18 +18,20 @@ guessed (issue 9):
   start-of-training gradient of the trained-state weight, so that weight is
   run with and without it; the start-matching weight only with it.
 
-That is 2 x 3 = 6 points per method (the issue allows 9; 4 methods x 6
-points fit its 90-minute budget on 2 cores). The weights are the
-"loss_weight matching the reference" column printed by::
+That is 2 x 3 = 6 points per method (at most 9 allowed). The weights
+belong to the pair they were measured on, so each dataset has its grids
+(:data:`TUNE_GRIDS_BY_DATASET`). They are the "loss_weight matching the
+reference" column printed by::
 
     python tools/analysis/gradient_scale.py \\
-        configs/distill/kd/kd_shapes.py \\
-        configs/distill/{luminet,zscore-kd,zscore-dkd,ldrld}/*_shapes.py \\
+        configs/distill/kd/kd_<pair>.py \\
+        configs/distill/{luminet,zscore-kd,zscore-dkd,ldrld}/*_<pair>.py \\
         --teacher-checkpoint TEACHER.pth [--student-checkpoint STUDENT.pth] \\
         --batches 16 --temperatures 0.7 1 2 4
 
-(teacher and student: the comparison's seed-0 runs; the table is kept in
-``benchmarks/shapes/gradient_scale.md``). Weights are rounded to 2
+(digits: the shipped teacher and the plain student of the tune split, seed
+0, ``benchmarks/digits/gradient_scale.md``; shapes: that comparison's seed-0
+runs, ``benchmarks/shapes/gradient_scale.md``). Weights are rounded to 2
 significant digits.
 
 The warm-up is a fraction of the run's iterations
@@ -61,8 +63,10 @@ def _grid(loss_key: str, weights: Dict[float, tuple]) -> dict:
     return dict(loss_key=loss_key, points=points)
 
 
-#: method -> loss key in model.logit_losses and its grid points.
-TUNE_GRIDS: Dict[str, dict] = {
+#: The grids of the shapes pair (issue 9), measured on that pair
+#: (benchmarks/shapes/gradient_scale.md): method -> loss key in
+#: model.logit_losses and its grid points.
+SHAPES_TUNE_GRIDS: Dict[str, dict] = {
     # T 0.7: official ImageNet (ALPHA 2); T 4: official CIFAR (lowest)
     'luminet': _grid('loss_kd_cls', {
         0.7: (0.18, 1.7),
@@ -87,16 +91,60 @@ TUNE_GRIDS: Dict[str, dict] = {
     }),
 }
 
+#: The grids of the digits pair, by the same rule, measured on that pair
+#: (benchmarks/digits/gradient_scale.md).
+DIGITS_TUNE_GRIDS: Dict[str, dict] = {
+    # T 0.7: official ImageNet (ALPHA 2); T 4: official CIFAR (lowest)
+    'luminet': _grid('loss_kd_cls', {
+        0.7: (0.21, 1.1),
+        4.0: (0.23, 1.2)
+    }),
+    # T 2: LS-KD's base temperature; T 1: the DKD detection baseline's
+    'zscore-kd': _grid('loss_kd_cls', {
+        1.0: (0.15, 3.5),
+        2.0: (0.2, 3.1)
+    }),
+    # T 2: LS-KD's DKD variant; T 1: the DKD detection setting's
+    'zscore-dkd': _grid('loss_dkd_cls', {
+        1.0: (0.15, 4.5),
+        2.0: (0.21, 6.1)
+    }),
+    # T 4: official CIFAR; T 1: the DKD detection baseline's
+    'ldrld': _grid('loss_ldrld_cls', {
+        1.0: (0.19, 0.024),
+        4.0: (0.084, 0.016)
+    }),
+}
+
+#: dataset -> its pairs' grids (a grid's weights belong to the pair the
+#: gradients were measured on).
+TUNE_GRIDS_BY_DATASET = {
+    'digits': DIGITS_TUNE_GRIDS,
+    'shapes': SHAPES_TUNE_GRIDS,
+}
+#: The default (digits) pair's grids.
+TUNE_GRIDS = DIGITS_TUNE_GRIDS
+
 #: Tuned by default: the logit methods without a published detection
 #: setting (issue 9, deliverable 5). KD and DKD keep theirs.
 DEFAULT_TUNE_METHODS = tuple(TUNE_GRIDS)
 
 
-def grid_points(method: str) -> List[Dict[str, float]]:
+def _grids(dataset: str) -> Dict[str, dict]:
+    if dataset not in TUNE_GRIDS_BY_DATASET:
+        raise KeyError(f'No tuning grids for the {dataset!r} dataset; grids '
+                       f'exist for {sorted(TUNE_GRIDS_BY_DATASET)} '
+                       '(mmkd_det/analysis/tune_grid.py)')
+    return TUNE_GRIDS_BY_DATASET[dataset]
+
+
+def grid_points(method: str,
+                dataset: str = 'digits') -> List[Dict[str, float]]:
     """The grid points of a method, in table order.
 
     Args:
         method: A key of :data:`TUNE_GRIDS`.
+        dataset: The pair's dataset (:data:`TUNE_GRIDS_BY_DATASET`).
 
     Returns:
         ``[{'temperature': T, 'loss_weight': w, 'warmup': fraction}, ...]``.
@@ -104,10 +152,11 @@ def grid_points(method: str) -> List[Dict[str, float]]:
     Raises:
         KeyError: ``method`` has no grid.
     """
-    if method not in TUNE_GRIDS:
+    grids = _grids(dataset)
+    if method not in grids:
         raise KeyError(f'No tuning grid for {method!r}; --tune takes the '
-                       f'logit methods {sorted(TUNE_GRIDS)}')
-    return [dict(p) for p in TUNE_GRIDS[method]['points']]
+                       f'logit methods {sorted(grids)}')
+    return [dict(p) for p in grids[method]['points']]
 
 
 def point_options(method: str, point: Dict[str, float],

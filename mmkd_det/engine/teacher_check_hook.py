@@ -72,27 +72,25 @@ def check_teacher_classes(teacher_classes: Optional[Sequence[str]],
         'metainfo=dict(classes=...) in the teacher\'s order).')
 
 
-def evaluate_teacher(teacher: nn.Module, runner, num_images: int) -> float:
-    """COCO bbox AP of ``teacher`` on the first ``num_images`` val images.
+def evaluate_first_images(model: nn.Module, loader: DataLoader, evaluators,
+                          num_images: int) -> dict:
+    """COCO bbox metrics of ``model`` on the first ``num_images`` images.
 
-    Uses the runner's validation dataset and the ``CocoMetric`` of its
-    ``val_evaluator`` config. CocoMetric evaluates every image of its
-    annotation file unless told otherwise, so its image ids are restricted
-    to the evaluated ones. Every rank evaluates the same images.
+    CocoMetric evaluates every image of its annotation file unless told
+    otherwise, so its image ids are restricted to the evaluated ones.
+
+    Args:
+        model (nn.Module): A detector in eval mode (``test_step``).
+        loader (DataLoader): A built validation/test dataloader.
+        evaluators (dict | list[dict]): The evaluator config(s); the first
+            ``CocoMetric`` is used, for ``bbox`` only.
+        num_images (int): How many images, from the dataset's start (all
+            when larger than the dataset).
 
     Returns:
-        float: bbox mAP in [0, 1] (0 if the teacher detects nothing).
+        dict: CocoMetric's results (``bbox_mAP``, ``bbox_mAP_50``, ...;
+        empty when nothing was detected).
     """
-    val_loop = runner._val_loop
-    evaluators = runner.cfg.get('val_evaluator')
-    if val_loop is None or evaluators is None:
-        raise RuntimeError(
-            'teacher_check.num_images > 0 needs val_dataloader and '
-            'val_evaluator in the config; set teacher_check.num_images=0 to '
-            'skip the teacher evaluation.')
-    if isinstance(val_loop, dict):  # not built yet
-        val_loop = runner.build_val_loop(val_loop)
-        runner._val_loop = val_loop
     evaluators = evaluators if isinstance(evaluators, list) else [evaluators]
     coco = [e for e in evaluators if 'CocoMetric' in str(e.get('type'))]
     if not coco:
@@ -102,7 +100,6 @@ def evaluate_teacher(teacher: nn.Module, runner, num_images: int) -> float:
     metric_cfg = copy.deepcopy(dict(coco[0]))
     metric_cfg.update(metric=['bbox'], format_only=False, outfile_prefix=None)
     metric = METRICS.build(metric_cfg)
-    loader = val_loop.dataloader
     dataset = loader.dataset
     indices = range(min(num_images, len(dataset)))
     metric.dataset_meta = dataset.metainfo
@@ -118,10 +115,35 @@ def evaluate_teacher(teacher: nn.Module, runner, num_images: int) -> float:
             outputs = [
                 sample.to_dict()
                 if isinstance(sample, BaseDataElement) else sample
-                for sample in teacher.test_step(batch)
+                for sample in model.test_step(batch)
             ]
             metric.process(batch, outputs)
-    return float(metric.compute_metrics(metric.results).get('bbox_mAP', 0.0))
+    return dict(metric.compute_metrics(metric.results))
+
+
+def evaluate_teacher(teacher: nn.Module, runner, num_images: int) -> float:
+    """COCO bbox AP of ``teacher`` on the first ``num_images`` val images.
+
+    Uses the runner's validation dataset and the ``CocoMetric`` of its
+    ``val_evaluator`` config (:func:`evaluate_first_images`). Every rank
+    evaluates the same images.
+
+    Returns:
+        float: bbox mAP in [0, 1] (0 if the teacher detects nothing).
+    """
+    val_loop = runner._val_loop
+    evaluators = runner.cfg.get('val_evaluator')
+    if val_loop is None or evaluators is None:
+        raise RuntimeError(
+            'teacher_check.num_images > 0 needs val_dataloader and '
+            'val_evaluator in the config; set teacher_check.num_images=0 to '
+            'skip the teacher evaluation.')
+    if isinstance(val_loop, dict):  # not built yet
+        val_loop = runner.build_val_loop(val_loop)
+        runner._val_loop = val_loop
+    metrics = evaluate_first_images(teacher, val_loop.dataloader, evaluators,
+                                    num_images)
+    return float(metrics.get('bbox_mAP', 0.0))
 
 
 @HOOKS.register_module()

@@ -14,7 +14,7 @@ package.
 """
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_ROOT = osp.join(REPO_ROOT, 'configs')
@@ -54,18 +54,22 @@ class Pair:
     Attributes:
         name (str): the leaf file suffix and pair base name, e.g.
             ``'r101-r18_fpn_coco'``.
-        dataset (str): ``'coco'`` or ``'shapes'``.
+        dataset (str): ``'coco'``, ``'digits'`` or ``'shapes'``.
         teacher (str): the teacher's plain detector config, relative to
             ``configs``.
         student (str): the student's plain detector config, relative to
             ``configs``; a distilled checkpoint evaluates with it.
         description (str): one line for tables.
+        teacher_checkpoint (str | None): the trained teacher the repository
+            ships for this pair, relative to the repository root (the pair
+            base config names the same file), or None.
     """
     name: str
     dataset: str
     teacher: str
     student: str
     description: str
+    teacher_checkpoint: Optional[str] = None
 
 
 METHODS: Dict[str, Method] = {
@@ -114,6 +118,15 @@ PAIRS: Dict[str, Pair] = {
             student='detectors/faster-rcnn_r50_fpn_2x_coco.py',
             description='Cascade Mask R-CNN X101-32x4d-FPN -> Faster R-CNN '
             'R50-FPN, COCO, 2x (the FGD/MGD pair)'),
+        Pair(
+            name='digits',
+            dataset='digits',
+            teacher='detectors/faster-rcnn_r18-w32_fpn_digits.py',
+            student='detectors/faster-rcnn_r18-w4_fpn_digits.py',
+            description='Faster R-CNN ResNet-18/32-wide -> ResNet-18/4-wide, '
+            'handwritten digits',
+            teacher_checkpoint='checkpoints/digits/'
+            'faster-rcnn_r18-w32_fpn_digits.pth'),
         Pair(
             name='shapes',
             dataset='shapes',
@@ -180,3 +193,10 @@ def teacher_config(pair: str, config_root: str = CONFIG_ROOT) -> str:
 def student_config(pair: str, config_root: str = CONFIG_ROOT) -> str:
     """Path of the pair's plain student detector config."""
     return osp.join(config_root, _lookup(PAIRS, pair, 'pair').student)
+
+
+def shipped_teacher(pair: str) -> Optional[str]:
+    """Absolute path of the teacher checkpoint shipped for ``pair``, or None
+    when the pair ships none."""
+    path = _lookup(PAIRS, pair, 'pair').teacher_checkpoint
+    return None if path is None else osp.join(REPO_ROOT, path)

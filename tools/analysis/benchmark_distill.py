@@ -24,6 +24,17 @@ whose floor is ~1.0 (the distillation loss adds only little on top of the
 student step and the teacher forward), and the peak memory of (a) and (c),
 each measured in a separate single step after the timing.
 
+``--teacher-precision fp32 bf16`` repeats all of it once per teacher
+precision (``RoIDistiller.teacher_precision``: (b) and (c) run the teacher
+under that autocast; (a) has no teacher and (d) stays fp32, since mmcv's CPU
+NMS has no bf16) and compares (b) and (c) with the first precision's.
+``--json PATH`` writes every number. At COCO size, with no COCO and no
+teacher checkpoint needed::
+
+    python tools/analysis/benchmark_distill.py \
+        configs/distill/kd/kd_r101-r18_fpn_coco.py --random-teacher \
+        --device cuda --batch 2 --size 800x1333 --teacher-precision fp32 fp16
+
 Both (a) and (c) go through the optimizer wrapper built from the config
 (``DistillOptimWrapperConstructor``, gradient clipping included), as the
 runner's ``train_step`` does; data preprocessing is done once, outside the
@@ -31,35 +42,29 @@ timed region, since it is identical for every phase.
 """
 import argparse
 import contextlib
+import json
+import math
 import os.path as osp
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
+from mmkd_det.analysis.distill_benchmark import (  # noqa: E402,F401
+    FEATURE_TARGET, LOGIT_TARGET, PHASES, compare_precisions, format_report,
+    to_json)
 from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
-from mmkd_det.utils.benchmark import load_warning  # noqa: E402
-from mmkd_det.utils.benchmark import (PeakMemory, measure_peak, summarize,
+from mmkd_det.models.distillers.teacher_precision import (  # noqa: E402
+    TEACHER_PRECISIONS, check_teacher_precision)
+from mmkd_det.utils.benchmark import (load_warning, measure_peak,
                                       time_interleaved)
 from mmkd_det.utils.cli import parse_size as parse_hw  # noqa: E402
 from mmkd_det.utils.cli import positive_int  # noqa: E402
-
-# Targets for c / (a + b): logit-only distillation adds a loss on (N, C+1)
-# logits; feature distillation (ReviewKD) also runs connectors on the FPN.
-LOGIT_TARGET = 1.05
-FEATURE_TARGET = 1.10
-
-PHASES = {
-    'a': 'student-only step (fwd+bwd+opt)',
-    'b': 'teacher forward on student RoIs',
-    'c': 'distillation step (fwd+bwd+opt)',
-    'd': 'naive teacher (own RPN+sampling)',
-}
 
 
 def parse_size(text: str):
@@ -200,6 +205,14 @@ def parse_args(argv=None):
         action='store_true',
         help='build the teacher from its config with random weights, saved '
         'to a temporary checkpoint (for speed measurements only)')
+    parser.add_argument(
+        '--teacher-precision',
+        nargs='+',
+        default=['fp32'],
+        choices=list(TEACHER_PRECISIONS),
+        help='time everything once per teacher precision (fp16: CUDA only); '
+        'the first is the reference of the comparison')
+    parser.add_argument('--json', help='also write the results to this file')
     add_config_args(parser)
     args = parser.parse_args(argv)
     if args.warmup < 0:
@@ -207,42 +220,14 @@ def parse_args(argv=None):
     return args
 
 
-def format_report(times: Dict[str, List[float]], mem: Dict[str, PeakMemory],
-                  has_feature_losses: bool) -> List[str]:
-    """The result table as lines of text."""
-    stats = summarize(times)
-    med = {k: median for k, (median, _) in stats.items()}
-    lines = [
-        f"{'phase':<38} {'median_ms':>10} {'min_ms':>9} "
-        f"{'max_ms':>9}"
-    ]
-    for key, label in PHASES.items():
-        ts = times[key]
-        lines.append(f'({key}) {label:<34} {med[key]:>10.1f} '
-                     f'{min(ts):>9.1f} {max(ts):>9.1f}')
-    ratio = med['c'] / (med['a'] + med['b'])
-    target = FEATURE_TARGET if has_feature_losses else LOGIT_TARGET
-    kind = 'with feature losses' if has_feature_losses else 'logit losses only'
-    verdict = 'PASS' if ratio <= target else 'ABOVE TARGET'
-    lines.append(f'ratio c / (a + b) = {ratio:.3f}   target <= {target:.2f} '
-                 f'({kind})   {verdict}')
-    fastest = stats['c'][1] / (stats['a'][1] + stats['b'][1])
-    lines.append(f'ratio of the fastest iterations (less sensitive to '
-                 f'machine load): {fastest:.3f}')
-    lines.append(f"distillation overhead over the student step: "
-                 f"c / a = {med['c'] / med['a']:.2f}x")
-    saving = med['d'] - med['b']
-    lines.append(
-        f"naive teacher (d) = {med['d']:.1f} ms vs teacher on student RoIs "
-        f"(b) = {med['b']:.1f} ms: saving {saving:.1f} ms per iteration "
-        f"({100 * saving / med['d']:.1f}% of d)")
-    method = mem['a'].method
-    lines.append(f'peak memory ({method}), one step each after timing:')
-    for key in ('a', 'c'):
-        m = mem[key]
-        lines.append(f'  ({key}) {PHASES[key]:<34} peak {m.peak_mb:>9.1f} MB'
-                     f'   increase over start {m.delta_mb:>8.1f} MB')
-    return lines
+def losses_finite(model, inputs, data_samples) -> bool:
+    """Whether one distillation loss computation gives finite values (a
+    random teacher at half precision might overflow)."""
+    with torch.no_grad():
+        losses = model.loss(inputs, data_samples)
+    return all(
+        math.isfinite(float(v.sum())) for value in losses.values()
+        for v in (value if isinstance(value, list) else [value]))
 
 
 def run_benchmark(args: argparse.Namespace) -> dict:
@@ -252,12 +237,16 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         args (argparse.Namespace): the parsed :func:`parse_args` arguments.
 
     Returns:
-        dict: ``times`` (phase -> per-iteration ms), ``mem`` (``'a'``,
-        ``'c'`` -> :class:`~mmkd_det.utils.benchmark.PeakMemory`) and
-        ``has_feature_losses``.
+        dict: ``runs`` (teacher precision -> ``times``: phase -> per-iteration
+        ms, ``mem``: ``'a'``, ``'c'`` ->
+        :class:`~mmkd_det.utils.benchmark.PeakMemory`, ``losses_finite``)
+        and ``has_feature_losses``.
     """
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda requested but CUDA is not available')
+    if 'fp16' in args.teacher_precision and args.device != 'cuda':
+        raise SystemExit('--teacher-precision fp16 needs --device cuda; on '
+                         'CPU time bf16.')
     device = torch.device(args.device)
     # before this process loads the cores itself
     load = load_warning(device)
@@ -307,14 +296,32 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
         if load:
             print(load)
-        times = time_interleaved(steps, args.iters, args.warmup, device)
-        mem = {key: measure_peak(steps[key], device) for key in ('a', 'c')}
-    return dict(times=times, mem=mem, has_feature_losses=has_feature_losses)
+        runs = {}
+        for precision in args.teacher_precision:
+            model.teacher_precision = check_teacher_precision(precision)
+            runs[precision] = dict(
+                times=time_interleaved(steps, args.iters, args.warmup, device),
+                mem={
+                    key: measure_peak(steps[key], device)
+                    for key in ('a', 'c')
+                },
+                losses_finite=losses_finite(model, inputs, data_samples))
+    return dict(runs=runs, has_feature_losses=has_feature_losses)
 
 
 def main(argv=None) -> int:
-    result = run_benchmark(parse_args(argv))
-    print('\n'.join(format_report(**result)))
+    args = parse_args(argv)
+    result = run_benchmark(args)
+    for precision, run in result['runs'].items():
+        print(f'--- teacher_precision={precision}')
+        print('\n'.join(
+            format_report(run['times'], run['mem'],
+                          result['has_feature_losses'])))
+    print('\n'.join(compare_precisions(result['runs'])))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(to_json(result, args), f, indent=2)
+        print(f'results written to {args.json}')
     return 0
 
 

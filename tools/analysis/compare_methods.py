@@ -9,9 +9,12 @@ Tuning grid of the logit methods (one seed, on the tune split only)::
     python tools/analysis/compare_methods.py --tune
 
 The methods and the teacher/student pairs come from the registry
-(``mmkd_det/utils/methods.py``); ``--pair`` picks a pair on the shapes
-dataset (default ``shapes``; another pair gets its own default work dir and
-output folder).
+(``mmkd_det/utils/methods.py``); ``--pair`` picks a pair on an embedded
+dataset (default ``digits``; its dataset gives the default data root and
+output folder, ``benchmarks/<dataset>``; a pair not named like its dataset
+gets ``benchmarks/<dataset>/<pair>`` and its own work dir). Distillation
+runs use the teacher the repository ships for the pair
+(``checkpoints/``); ``--train-teacher`` trains one instead (seed 0).
 
 Each run is one ``tools/train.py`` process in
 ``<work-dir>/<split>/<method>/seed<k>/`` followed by its D-ECE
@@ -34,15 +37,17 @@ if importlib.util.find_spec('mmkd_det') is None:  # run from a checkout
 from mmkd_det.analysis.comparison import METHODS  # noqa: E402
 from mmkd_det.analysis.comparison import (BASELINES, DEFAULT_PAIR, PAIRS,
                                           REPO_ROOT, SPLITS, check_split,
-                                          run_status)
+                                          pair_dataset, run_status)
 from mmkd_det.analysis.comparison_plan import plan_comparison  # noqa: E402
 from mmkd_det.analysis.comparison_plan import plan_tune, run_all
 from mmkd_det.analysis.comparison_report import (  # noqa: E402
     render_comparison, render_tune_table, write_comparison_report)
-from mmkd_det.analysis.results_store import git_commit  # noqa: E402
+from mmkd_det.analysis.results_store import RESULTS_FILE  # noqa: E402
+from mmkd_det.analysis.results_store import git_commit, records_by_hash
 from mmkd_det.analysis.tune_grid import DEFAULT_TUNE_METHODS  # noqa: E402
 from mmkd_det.analysis.tune_grid import TUNE_GRIDS  # noqa: E402
 from mmkd_det.utils.cli import add_parallel_run_args  # noqa: E402
+from mmkd_det.utils.methods import shipped_teacher  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -67,7 +72,7 @@ def parse_args(argv=None):
         choices=PAIRS,
         default=DEFAULT_PAIR,
         help='registered teacher/student pair (mmkd_det/utils/methods.py) '
-        f'on the shapes dataset (default: {DEFAULT_PAIR})')
+        f'on an embedded dataset (default: {DEFAULT_PAIR})')
     parser.add_argument(
         '--split',
         choices=SPLITS,
@@ -78,11 +83,13 @@ def parse_args(argv=None):
         help='run the tuning grid of the logit methods on '
         'the tune split')
     parser.add_argument(
-        '--data-root', default=osp.join(REPO_ROOT, 'data', 'shapes'))
+        '--data-root',
+        help="dataset root (default: the pair's dataset's, "
+        'e.g. data/digits)')
     parser.add_argument(
         '--custom-data',
         action='store_true',
-        help='accept a shapes dataset generated with other arguments than '
+        help='accept a dataset generated with other arguments than '
         "the generator's defaults (the committed settings and reference "
         'belong to the defaults; without this flag such a dataset is an '
         'error)')
@@ -93,10 +100,16 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out',
         help='folder of results.json and the reports (default: '
-        'benchmarks/shapes, benchmarks/shapes/<pair> for another --pair)')
-    parser.add_argument(
+        'benchmarks/<dataset>, benchmarks/<dataset>/<pair> for a pair not '
+        'named like its dataset)')
+    teacher = parser.add_mutually_exclusive_group()
+    teacher.add_argument(
         '--teacher-checkpoint',
-        help='use this teacher (default: train it once)')
+        help="use this teacher (default: the pair's shipped teacher)")
+    teacher.add_argument(
+        '--train-teacher',
+        action='store_true',
+        help='train the teacher (seed 0) instead of using the shipped one')
     add_parallel_run_args(parser, 1,
                           'runs at a time, each with cores/jobs threads')
     parser.add_argument(
@@ -123,14 +136,19 @@ def parse_args(argv=None):
         if untunable:
             parser.error(f'--tune has no grid for {untunable}; logit '
                          f'methods: {sorted(TUNE_GRIDS)}')
-    other_pair = args.pair != DEFAULT_PAIR
+    dataset = pair_dataset(args.pair)
+    other_pair = args.pair != dataset.name
     if args.work_dir is None:
         args.work_dir = osp.join(
             REPO_ROOT, 'work_dirs',
-            f'compare_{args.pair}' if other_pair else 'compare')
+            'compare' if args.pair == DEFAULT_PAIR else f'compare_{args.pair}')
     if args.out is None:
-        args.out = osp.join(REPO_ROOT, 'benchmarks', 'shapes',
+        args.out = osp.join(dataset.reference(),
                             *([args.pair] if other_pair else []))
+    if args.data_root is None:
+        args.data_root = dataset.root()
+    if args.teacher_checkpoint is None and not args.train_teacher:
+        args.teacher_checkpoint = shipped_teacher(args.pair)
     for name in ('data_root', 'work_dir', 'out'):
         setattr(args, name, osp.abspath(getattr(args, name)))
     if args.teacher_checkpoint:
@@ -146,7 +164,7 @@ def main(argv=None, run_command=None) -> int:
     """
     args = parse_args(argv)
     try:
-        check_split(args.data_root, args.split, args.custom_data)
+        check_split(args.data_root, args.split, args.custom_data, args.pair)
     except FileNotFoundError as err:
         raise SystemExit(str(err)) from err
     if args.tune:
@@ -159,8 +177,9 @@ def main(argv=None, run_command=None) -> int:
                                         args.cfg_options,
                                         args.teacher_checkpoint, args.pair)
     if args.dry_run:
+        committed = records_by_hash(osp.join(args.out, RESULTS_FILE))
         for spec in ([teacher] if teacher else []) + runs:
-            print(f'{run_status(spec):8s} {spec.name}')
+            print(f'{run_status(spec, committed):8s} {spec.name}')
         return 0
 
     extra = {} if run_command is None else dict(run_command=run_command)

@@ -39,14 +39,15 @@ arguments give byte-identical files, train and val differ, and image ``i`` of
 a split does not depend on how many images the split has.
 """
 from .dataset import SHAPES_CLASSES, SHAPES_PALETTE, ShapesDataset
-from .writer import (SHAPES_DEFAULTS, SHAPES_VERSION, ShapesDefaults,
-                     default_shapes_args, generate_shapes_dataset,
-                     meta_args_mismatch, read_shapes_meta,
-                     shapes_args_mismatch, shapes_dataset_is_current)
+from .writer import (SHAPES_DEFAULTS, SHAPES_SPEC, SHAPES_VERSION,
+                     ShapesDefaults, default_shapes_args,
+                     generate_shapes_dataset, meta_args_mismatch,
+                     read_shapes_meta, shapes_args_mismatch,
+                     shapes_dataset_is_current)
 
 __all__ = [
-    'SHAPES_CLASSES', 'SHAPES_PALETTE', 'SHAPES_VERSION', 'SHAPES_DEFAULTS',
-    'ShapesDataset', 'ShapesDefaults', 'default_shapes_args',
-    'generate_shapes_dataset', 'meta_args_mismatch', 'read_shapes_meta',
-    'shapes_args_mismatch', 'shapes_dataset_is_current'
+    'SHAPES_CLASSES', 'SHAPES_PALETTE', 'SHAPES_SPEC', 'SHAPES_VERSION',
+    'SHAPES_DEFAULTS', 'ShapesDataset', 'ShapesDefaults',
+    'default_shapes_args', 'generate_shapes_dataset', 'meta_args_mismatch',
+    'read_shapes_meta', 'shapes_args_mismatch', 'shapes_dataset_is_current'
 ]

@@ -1,32 +1,19 @@
-"""Write the shapes dataset to disk: defaults, argument checks, COCO files.
+"""Write the shapes dataset to disk: defaults, argument checks and its spec
+on the generation framework (:mod:`mmkd_det.datasets.generation`).
 """
-import json
-import os
-import os.path as osp
-import re
-import time
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-import cv2
-import numpy as np
-
+from ..generation import (DatasetSpec, dataset_is_current, generate_dataset,
+                          meta_mismatch, read_meta)
+from ..generation_args import check_int as _check_int
+from ..generation_args import check_size as _check_size
 from .dataset import SHAPES_CLASSES
 from .render import CLASS_SPECS, render_image
 
 #: Bump when the generator's output changes for the same arguments; the
 #: CLI regenerates a dataset whose ``meta.json`` has another version.
 SHAPES_VERSION = 1
-
-# The id is part of each image's seed, so a new split gets a new id and the
-# images of the existing splits stay byte-identical. ``tune`` is drawn like
-# ``val`` (same parameters) from its own stream: settings are chosen on it,
-# reported numbers come from ``val``.
-_SPLIT_IDS = {'train': 0, 'val': 1, 'tune': 2}
-_IMAGE_NAME_RE = re.compile(r'^\d{6}\.(jpg|png)$')
-_MIN_IMAGE_SIDE = 32
-_MAX_IMAGE_SIDE = 4096
-_JPEG_QUALITY = 90
 
 
 @dataclass(frozen=True)
@@ -58,28 +45,6 @@ SHAPES_DEFAULTS = ShapesDefaults()
 # --------------------------------------------------------------------------
 # Argument handling
 # --------------------------------------------------------------------------
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f'{name} must be an integer, got {value!r}')
-    if value < minimum:
-        raise ValueError(f'{name} must be >= {minimum}, got {value}')
-    return int(value)
-
-
-def _check_size(size: Any) -> Tuple[int, int]:
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = (size, size)
-    if not isinstance(size, Sequence) or isinstance(size, str) or \
-            len(size) != 2:
-        raise ValueError(f'size must be (H, W), got {size!r}')
-    h = _check_int('size[0] (height)', size[0], _MIN_IMAGE_SIDE)
-    w = _check_int('size[1] (width)', size[1], _MIN_IMAGE_SIDE)
-    if h > _MAX_IMAGE_SIDE or w > _MAX_IMAGE_SIDE:
-        raise ValueError(f'size must be at most {_MAX_IMAGE_SIDE} px per '
-                         f'side, got {h}x{w}')
-    return h, w
-
-
 def _normalize_args(seed, num_train, num_val, num_tune, size, empty_fraction,
                     max_objects, object_size, image_format) -> Dict:
     seed = _check_int('seed', seed, 0)
@@ -117,163 +82,47 @@ def _normalize_args(seed, num_train, num_val, num_tune, size, empty_fraction,
         image_format=image_format)
 
 
-# --------------------------------------------------------------------------
-# Dataset writing
-# --------------------------------------------------------------------------
-def _image_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, _SPLIT_IDS[split], index])
-
-
-def _write_split(out_dir: str, split: str, num: int,
-                 params: Dict) -> Dict[str, Any]:
-    h, w = params['size']
-    ext = params['image_format']
-    img_dir = osp.join(out_dir, split)
-    os.makedirs(img_dir, exist_ok=True)
-    for name in os.listdir(img_dir):  # stale images of an earlier run
-        if _IMAGE_NAME_RE.match(name):
-            os.remove(osp.join(img_dir, name))
-    encode_args = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY] if ext == 'jpg' \
-        else [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    images, annotations = [], []
-    for index in range(num):
-        rng = _image_rng(params['seed'], split, index)
-        img, anns = render_image(rng, h, w, params)
-        file_name = f'{index:06d}.{ext}'
-        ok, buf = cv2.imencode('.' + ext, img, encode_args)
-        if not ok:  # pragma: no cover
-            raise RuntimeError(f'could not encode {file_name}')
-        with open(osp.join(img_dir, file_name), 'wb') as f:
-            f.write(buf.tobytes())
-        image_id = index + 1
-        images.append(
-            dict(id=image_id, file_name=file_name, width=w, height=h))
-        for ann in anns:
-            annotations.append(
-                dict(id=len(annotations) + 1, image_id=image_id, **ann))
-    coco = dict(
-        info=dict(
-            description='mmkd_det synthetic shapes dataset',
-            version=str(SHAPES_VERSION),
-            split=split,
-            seed=params['seed']),
-        licenses=[],
-        images=images,
-        annotations=annotations,
-        categories=[
-            dict(id=i + 1, name=name, supercategory=CLASS_SPECS[i][0])
-            for i, name in enumerate(SHAPES_CLASSES)
-        ])
-    ann_file = osp.join(out_dir, 'annotations', f'instances_{split}.json')
-    with open(ann_file, 'w') as f:
-        json.dump(coco, f, separators=(',', ':'))
-    with_objects = {a['image_id'] for a in annotations}
-    return dict(
-        ann_file=ann_file,
-        img_dir=img_dir,
-        num_images=num,
-        num_annotations=len(annotations),
-        num_empty_images=num - len(with_objects))
-
-
-def _meta(params: Dict, counts: Dict) -> Dict:
-    return dict(
-        generator='mmkd_det.datasets.shapes',
-        version=SHAPES_VERSION,
-        args=params,
-        counts=counts)
+SHAPES_SPEC = DatasetSpec(
+    name='shapes',
+    description='mmkd_det synthetic shapes dataset',
+    generator='mmkd_det.datasets.shapes',
+    version=SHAPES_VERSION,
+    classes=SHAPES_CLASSES,
+    supercategories=tuple(spec[0] for spec in CLASS_SPECS),
+    defaults=lambda: asdict(SHAPES_DEFAULTS),
+    normalize=_normalize_args,
+    render=lambda rng, split, params: render_image(rng, *params['size'], params
+                                                   ))
 
 
 def read_shapes_meta(out_dir: str) -> Optional[Dict]:
-    """``out_dir/meta.json`` (generator version, arguments, counts), or None
-    when it is missing or unreadable (not a complete shapes dataset)."""
-    try:
-        with open(osp.join(out_dir, 'meta.json')) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    """``out_dir/meta.json``, or None (see
+    :func:`~mmkd_det.datasets.generation.read_meta`)."""
+    return read_meta(out_dir)
 
 
 def default_shapes_args() -> Dict[str, Any]:
     """The generator's default arguments as ``meta.json`` records them."""
-    return _normalize_args(**asdict(SHAPES_DEFAULTS))
+    return SHAPES_SPEC.params()
 
 
 def meta_args_mismatch(meta: Dict) -> Optional[Dict[str, Tuple]]:
-    """How the dataset that ``meta`` (a ``meta.json`` record) describes
-    differs from the generator's defaults.
-
-    Args:
-        meta (dict): The dataset's ``meta.json`` contents (also kept as each
-            comparison record's ``dataset``).
-
-    Returns:
-        dict | None: None when it matches the defaults; else
-        ``{name: (found, default)}`` per differing argument, with
-        ``'version'`` for another generator version.
-    """
-    expected = default_shapes_args()
-    found = meta.get('args', {})
-    diff = {
-        k: (found.get(k), v)
-        for k, v in expected.items() if found.get(k) != v
-    }
-    if meta.get('version') != SHAPES_VERSION:
-        diff['version'] = (meta.get('version'), SHAPES_VERSION)
-    return diff or None
+    """How a shapes ``meta.json`` record differs from the defaults (see
+    :func:`~mmkd_det.datasets.generation.meta_mismatch`)."""
+    return meta_mismatch(SHAPES_SPEC, meta)
 
 
 def shapes_args_mismatch(out_dir: str) -> Optional[Dict[str, Tuple]]:
-    """How the dataset in ``out_dir`` differs from the generator's defaults.
-
-    The comparison's reference numbers and settings belong to the default
-    dataset; a dataset left by an older checkout (e.g. 2000 training images)
-    would silently change them.
-
-    Args:
-        out_dir (str): Dataset folder.
-
-    Returns:
-        dict | None: None when ``out_dir`` has no ``meta.json`` (not a shapes
-        dataset: nothing to compare); else :func:`meta_args_mismatch` of its
-        ``meta.json``.
-    """
-    meta = read_shapes_meta(out_dir)
+    """How the dataset in ``out_dir`` differs from the generator's defaults:
+    None when it has no ``meta.json``, else :func:`meta_args_mismatch`."""
+    meta = read_meta(out_dir)
     return None if meta is None else meta_args_mismatch(meta)
 
 
 def shapes_dataset_is_current(out_dir: str, **kwargs) -> bool:
-    """Whether ``out_dir`` holds a complete dataset made with these args.
-
-    Args:
-        out_dir (str): Dataset folder.
-        **kwargs: The arguments :func:`generate_shapes_dataset` would get
-            (defaults filled in the same way).
-
-    Returns:
-        bool: True if ``out_dir/meta.json`` records the same arguments and
-        generator version and every split's (``train``, ``val``, ``tune``)
-        annotation file and image count is present. A dataset written before
-        the ``tune`` split existed records no ``num_tune`` and is not current.
-    """
-    params = _normalize_args(**{**asdict(SHAPES_DEFAULTS), **kwargs})
-    meta = read_shapes_meta(out_dir)
-    if meta is None:
-        return False
-    if meta.get('version') != SHAPES_VERSION or meta.get('args') != params:
-        return False
-    for split in _SPLIT_IDS:
-        if not osp.isfile(
-                osp.join(out_dir, 'annotations', f'instances_{split}.json')):
-            return False
-        img_dir = osp.join(out_dir, split)
-        if not osp.isdir(img_dir):
-            return False
-        n = sum(1 for name in os.listdir(img_dir)
-                if _IMAGE_NAME_RE.match(name))
-        if n != params[f'num_{split}']:
-            return False
-    return True
+    """Whether ``out_dir`` holds the complete shapes dataset these arguments
+    (over the defaults) make."""
+    return dataset_is_current(SHAPES_SPEC, out_dir, **kwargs)
 
 
 def generate_shapes_dataset(
@@ -335,42 +184,16 @@ def generate_shapes_dataset(
         ValueError: On a non-positive count, a negative seed, an image side
             below 32 px or another invalid argument.
     """
-    params = _normalize_args(seed, num_train, num_val, num_tune, size,
-                             empty_fraction, max_objects, object_size,
-                             image_format)
-    t0 = time.perf_counter()
-    meta_file = osp.join(out_dir, 'meta.json')
-    summary: Dict[str, Any] = dict(out_dir=out_dir, meta_file=meta_file)
-    if skip_existing and shapes_dataset_is_current(out_dir, **params):
-        counts = read_shapes_meta(out_dir).get('counts', {})
-        summary['skipped'] = True
-        for split in _SPLIT_IDS:
-            summary[split] = dict(
-                ann_file=osp.join(out_dir, 'annotations',
-                                  f'instances_{split}.json'),
-                img_dir=osp.join(out_dir, split),
-                num_images=params[f'num_{split}'],
-                num_annotations=counts.get(split, {}).get('num_annotations'),
-                num_empty_images=counts.get(split, {}).get('num_empty_images'))
-        summary['seconds'] = time.perf_counter() - t0
-        return summary
-
-    os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    if osp.exists(meta_file):
-        os.remove(meta_file)
-    summary['skipped'] = False
-    for split in _SPLIT_IDS:
-        summary[split] = _write_split(out_dir, split, params[f'num_{split}'],
-                                      params)
-    counts = {
-        split: {
-            k: summary[split][k]
-            for k in ('num_images', 'num_annotations', 'num_empty_images')
-        }
-        for split in _SPLIT_IDS
-    }
-    with open(meta_file, 'w') as f:
-        json.dump(_meta(params, counts), f, indent=2, sort_keys=True)
-        f.write('\n')
-    summary['seconds'] = time.perf_counter() - t0
-    return summary
+    return generate_dataset(
+        SHAPES_SPEC,
+        out_dir,
+        skip_existing,
+        seed=seed,
+        num_train=num_train,
+        num_val=num_val,
+        num_tune=num_tune,
+        size=size,
+        empty_fraction=empty_fraction,
+        max_objects=max_objects,
+        object_size=object_size,
+        image_format=image_format)

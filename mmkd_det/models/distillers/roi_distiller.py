@@ -13,7 +13,10 @@ from torch import Tensor
 from .roi_heads import (StudentRecord, check_softmax_classifier,
                         check_teacher_roi_head, is_cascade, stage_weights,
                         student_roi_head_cfg, teacher_roi_logits)
-from .teacher import build_teacher
+from .teacher import (build_teacher, drop_teacher_from_state_dict,
+                      ignore_missing_teacher_keys)
+from .teacher_precision import (as_fp32, check_teacher_precision,
+                                teacher_autocast)
 from .warmup import DistillWarmup
 
 
@@ -72,6 +75,10 @@ class RoIDistiller(TwoStageDetector):
         distill_stage_weights (list[float], optional): weight of each
             cascade stage's logit losses; default: the student's mmdet
             ``stage_loss_weights`` (``[1.0]`` for a one-stage RoI head).
+        teacher_precision (str): ``'fp32'`` (default), or ``'fp16'`` (CUDA
+            only) / ``'bf16'`` to run the teacher under autocast; its
+            features and logits reach the losses as fp32
+            (:mod:`.teacher_precision`).
     """
 
     # state_dict prefixes of the parts that exist only for distillation
@@ -90,6 +97,7 @@ class RoIDistiller(TwoStageDetector):
                  distill_warmup_iters: int = 0,
                  distill_warmup_fraction: float = 0.0,
                  distill_stage_weights: Optional[Sequence[float]] = None,
+                 teacher_precision: str = 'fp32',
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         if not (logit_losses or feature_losses):
@@ -97,6 +105,7 @@ class RoIDistiller(TwoStageDetector):
                 'RoIDistiller needs at least one of logit_losses or '
                 'feature_losses; without them train the plain student config.')
         warmup = DistillWarmup(distill_warmup_iters, distill_warmup_fraction)
+        precision = check_teacher_precision(teacher_precision)
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -107,6 +116,7 @@ class RoIDistiller(TwoStageDetector):
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         self.warmup = warmup
+        self.teacher_precision = precision
         self.distill_stage_weights = self._stage_weights(distill_stage_weights)
         teacher = dict(teacher)
         unknown = set(teacher) - {'config', 'checkpoint'}
@@ -146,8 +156,8 @@ class RoIDistiller(TwoStageDetector):
         register_state_dict_hook = getattr(self,
                                            'register_state_dict_post_hook',
                                            self._register_state_dict_hook)
-        register_state_dict_hook(_drop_teacher_from_state_dict)
-        self.register_load_state_dict_post_hook(_ignore_missing_teacher_keys)
+        register_state_dict_hook(drop_teacher_from_state_dict)
+        self.register_load_state_dict_post_hook(ignore_missing_teacher_keys)
 
     @staticmethod
     def _check_loss_name(name: str) -> None:
@@ -276,13 +286,17 @@ class RoIDistiller(TwoStageDetector):
             batch_img_metas: List[dict]) -> Tuple[Tuple[Tensor], List[Tensor]]:
         """The teacher's FPN outputs for the student's (B, 3, H, W) inputs
         and its (N_s, C+1) logits on the sampled RoIs of each student stage
-        s."""
-        feats = self.teacher.extract_feat(self.teacher_inputs(batch_inputs))
-        return feats, [
-            teacher_roi_logits(self.teacher.roi_head, feats, stage.rois,
-                               stage.num_rois_per_img, batch_img_metas)
-            for stage in student.stages
-        ]
+        s, both fp32 whatever ``teacher_precision`` it runs at."""
+        with teacher_autocast(self.teacher_precision, batch_inputs.device):
+            feats = as_fp32(
+                self.teacher.extract_feat(self.teacher_inputs(batch_inputs)))
+            return feats, [
+                as_fp32(
+                    teacher_roi_logits(self.teacher.roi_head, feats,
+                                       stage.rois, stage.num_rois_per_img,
+                                       batch_img_metas))
+                for stage in student.stages
+            ]
 
     def _same_input_normalization(self) -> bool:
         """Whether teacher and student preprocess images identically."""
@@ -372,18 +386,3 @@ def _fpn_channels(detector: nn.Module, role: str) -> List[int]:
             f'Feature losses need an FPN-like neck with out_channels; the '
             f'{role} has {type(neck).__name__}.')
     return [int(neck.out_channels)] * int(neck.num_outs)
-
-
-def _drop_teacher_from_state_dict(module: nn.Module, state_dict: dict,
-                                  prefix: str, local_metadata: dict) -> None:
-    """``state_dict`` hook: checkpoints never carry the frozen teacher."""
-    teacher_prefix = prefix + 'teacher.'
-    for key in [k for k in state_dict if k.startswith(teacher_prefix)]:
-        del state_dict[key]
-
-
-def _ignore_missing_teacher_keys(module: nn.Module, incompatible_keys) -> None:
-    """Load hook: the teacher keeps the weights it was built with."""
-    missing = incompatible_keys.missing_keys
-    # keys are relative to the loaded root, which may wrap the distiller
-    missing[:] = [k for k in missing if '.teacher.' not in f'.{k}']

@@ -136,3 +136,18 @@ def build_teacher(config: Union[str, dict], checkpoint: str) -> nn.Module:
     teacher.checkpoint_info = info
     print_log(f'Loaded teacher from {checkpoint}', logger='current')
     return teacher
+
+
+def drop_teacher_from_state_dict(module: nn.Module, state_dict: dict,
+                                 prefix: str, local_metadata: dict) -> None:
+    """``state_dict`` hook: checkpoints never carry the frozen teacher."""
+    teacher_prefix = prefix + 'teacher.'
+    for key in [k for k in state_dict if k.startswith(teacher_prefix)]:
+        del state_dict[key]
+
+
+def ignore_missing_teacher_keys(module: nn.Module, incompatible_keys) -> None:
+    """Load hook: the teacher keeps the weights it was built with."""
+    missing = incompatible_keys.missing_keys
+    # keys are relative to the loaded root, which may wrap the distiller
+    missing[:] = [k for k in missing if '.teacher.' not in f'.{k}']

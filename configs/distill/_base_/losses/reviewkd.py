@@ -24,6 +24,9 @@ __weight_by_pair = {
     # the shapes student (8 ch) under the Cascade teacher (64 ch): the
     # weight of the shapes Faster pair, whose student and FPNs are the same
     'cascade_shapes': 1.2,
+    # the digits pair: a wider ResNet-18 teaching a ResNet-18 (student FPN
+    # 8 ch -> teacher FPN 64 ch), as R101->R18 and the shapes pairs
+    'digits': 1.2,
 }
 feature_losses_by_pair = {
     pair:

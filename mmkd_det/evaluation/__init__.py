@@ -1,0 +1,3 @@
+from .coco_dece_metric import CocoMetricWithDECE
+
+__all__ = ['CocoMetricWithDECE']
