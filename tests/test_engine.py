@@ -5,7 +5,6 @@ teacher-free optimizer constructor.
 Everything runs in-process; the one training run is 2 + 1 iterations of the
 tiny shapes student. The real multi-process path is in ``test_tools.py``.
 """
-import contextlib
 import copy
 import os
 import os.path as osp
@@ -31,7 +30,8 @@ import mmkd_det  # noqa: F401  (registers modules)
 from mmkd_det.engine import (DistillOptimWrapperConstructor,
                              override_data_root, setup_cpu_distributed)
 from mmkd_det.utils import checkpoint_safe_globals
-from mmkd_det.utils.checkpoint_safety import history_buffer_getattr
+from mmkd_det.utils.checkpoint_safety import (history_buffer_getattr,
+                                              uses_torch_allow_list)
 
 COCO_CONFIG = osp.join(CONFIGS, 'detectors',
                        'faster-rcnn_r18_fpn_ms-180k_coco.py')
@@ -130,9 +130,11 @@ def test_resume_restores_iter_optimizer_and_weights(resume_checkpoint,
 
 
 @pytest.mark.slow
-def test_resume_checkpoint_needs_the_allow_list(resume_checkpoint):
+def test_resume_checkpoint_needs_the_allow_list(resume_checkpoint,
+                                                loading_path):
     """The checkpoint loads with weights_only=True because of the allow-list
-    alone: outside the context torch refuses mmengine's message hub."""
+    alone: outside the context torch's own weights_only=True list refuses
+    mmengine's message hub (on every torch; below 2.6 only explicitly)."""
     with checkpoint_safe_globals():
         checkpoint = torch.load(resume_checkpoint, weights_only=True)
     buffers = checkpoint['message_hub']['log_scalars']
@@ -140,15 +142,15 @@ def test_resume_checkpoint_needs_the_allow_list(resume_checkpoint):
         isinstance(b, HistoryBuffer) for b in buffers.values())
     assert 'mean' in next(iter(buffers.values()))._statistics_methods
 
-    before = set(torch.serialization.get_safe_globals())
+    before = _torch_load_state()
     with pytest.raises(pickle.UnpicklingError):
-        torch.load(resume_checkpoint)
+        torch.load(resume_checkpoint, weights_only=True)
     with checkpoint_safe_globals():
         assert torch.load(resume_checkpoint)['meta']['iter'] == 2
     # left as found: the allow-list applies only inside the context
-    assert set(torch.serialization.get_safe_globals()) == before
+    assert _torch_load_state() == before
     with pytest.raises(pickle.UnpicklingError):
-        torch.load(resume_checkpoint)
+        torch.load(resume_checkpoint, weights_only=True)
 
 
 @pytest.mark.slow
@@ -159,8 +161,9 @@ def test_import_leaves_torch_allow_list_alone():
     code = ('import torch, mmkd_det; '
             'from mmkd_det.utils.checkpoint_safety import '
             'safe_checkpoint_globals as ours; '
-            'now = torch.serialization.get_safe_globals(); '
+            'now = getattr(torch.serialization, "get_safe_globals", list)(); '
             'assert not [g for g in ours() if g in now], now; '
+            'assert torch.load is torch.serialization.load; '
             'print("unchanged")')
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     out = subprocess.run([sys.executable, '-c', code],
@@ -171,15 +174,38 @@ def test_import_leaves_torch_allow_list_alone():
     assert out.returncode == 0 and 'unchanged' in out.stdout, out.stderr
 
 
-@pytest.mark.parametrize('version, gated', [('2.5.1', False), ('2.6.0', True),
-                                            ('2.13.0+cpu', True)])
-def test_allow_list_is_version_gated(version, gated, monkeypatch):
-    """torch < 2.6 loads with weights_only=False by default and lacks the
-    (callable, name) form of the allow-list: the context does nothing."""
+@pytest.mark.parametrize('version, torch_list', [('2.1.2', False),
+                                                 ('2.5.1', False),
+                                                 ('2.6.0', True),
+                                                 ('2.13.0+cpu', True)])
+def test_allow_list_is_version_gated(version, torch_list, monkeypatch):
+    """torch >= 2.6 extends its own allow-list for the block; older torch
+    (weights_only=False by default, no (callable, name) allow-list) gets
+    mmkd_det's restricted torch.load instead."""
     monkeypatch.setattr(torch, '__version__', version)
-    context = checkpoint_safe_globals()
-    assert isinstance(context, torch.serialization.safe_globals) is gated
-    assert isinstance(context, contextlib.nullcontext) is not gated
+    assert uses_torch_allow_list() is torch_list
+
+
+def _torch_load_state():
+    """What the context may change: torch.load and torch's allow-list."""
+    get_safe_globals = getattr(torch.serialization, 'get_safe_globals', list)
+    return torch.load, set(map(repr, get_safe_globals()))
+
+
+@pytest.fixture(params=['installed', 'torch<2.6'])
+def loading_path(request, monkeypatch):
+    """Run a test through the installed torch's path and through the
+    restricted torch.load of torch < 2.6 (the same one on old torch)."""
+    if request.param == 'torch<2.6':
+        monkeypatch.setattr(torch, '__version__', '2.5.1')
+    return request.param
+
+
+def test_allow_list_context_restores_torch(loading_path):
+    before = _torch_load_state()
+    with checkpoint_safe_globals():
+        assert _torch_load_state() != before
+    assert _torch_load_state() == before
 
 
 # --------------------------------------------------------------------------
@@ -219,7 +245,7 @@ class _GetattrPayload:
     'payload', [os.system, _Payload(), _Plain()],
     ids=['os.system', 'reduce-payload', 'plain-class'])
 def test_weights_only_still_refuses_other_globals(payload, tmp_path,
-                                                  monkeypatch):
+                                                  monkeypatch, loading_path):
     monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
     path = str(tmp_path / 'evil.pth')
     torch.save({'state_dict': {'w': torch.zeros(2)}, 'x': payload}, path)
@@ -231,7 +257,8 @@ def test_weights_only_still_refuses_other_globals(payload, tmp_path,
 
 
 @pytest.mark.parametrize('name', ['min', 'max', 'current', 'mean'])
-def test_getattr_stand_in_resolves_statistics_methods(name, tmp_path):
+def test_getattr_stand_in_resolves_statistics_methods(name, tmp_path,
+                                                      loading_path):
     assert history_buffer_getattr(HistoryBuffer,
                                   name) is getattr(HistoryBuffer, name)
     # as pickle protocol 2 stores them: builtins.getattr(HistoryBuffer, name)
@@ -263,7 +290,8 @@ def test_getattr_stand_in_refuses_everything_else(obj, name):
 @pytest.mark.parametrize('obj, name', [(OrderedDict, '__init__'),
                                        (HistoryBuffer, 'update'),
                                        (HistoryBuffer, '__reduce_ex__')])
-def test_weights_only_refuses_getattr_in_checkpoint(obj, name, tmp_path):
+def test_weights_only_refuses_getattr_in_checkpoint(obj, name, tmp_path,
+                                                    loading_path):
     path = str(tmp_path / 'getattr.pth')
     torch.save({'x': _GetattrPayload(obj, name)}, path)
     with checkpoint_safe_globals(), pytest.raises(

@@ -10,7 +10,8 @@ checkpoint and restores this rank's states on resume, right before the first
 resumed batch is fetched: after MMEngine has re-seeded (``Runner.resume``
 calls ``set_randomness`` when the seeds differ) and after
 ``IterBasedTrainLoop`` has skipped the already trained batches, which with
-``num_workers=0`` runs the augmentation pipeline in this process.
+``num_workers=0`` runs the augmentation pipeline in this process (on OneDL's
+MMEngine 0.10.12 too: see :class:`_RestoreBeforeNextBatch`).
 
 Validation leaves the training generators as it found them (a dataloader
 iterator draws its base seed from torch's generator), so a run resumed from a
@@ -94,18 +95,36 @@ def _all_rank_states() -> List[dict]:
 
 
 class _RestoreBeforeNextBatch:
-    """Wraps the loop's iterator: restores the states after ``skip`` batches.
+    """Wraps the loop's iterator: restores the states before the first
+    resumed batch.
 
     ``IterBasedTrainLoop.run`` first skips the batches trained before the
-    checkpoint (``next`` ``iter`` times), then fetches the next batch; the
-    interrupted run's generators were in the saved state exactly then.
+    checkpoint, then fetches the next batch; the interrupted run's
+    generators were in the saved state exactly then. MMEngine 0.10.7 skips
+    by fetching the batches; OneDL's 0.10.12 calls ``skip_iter``, which
+    advances only the sampler and so leaves dataloader workers' random
+    streams where they started. :meth:`skip_iter` fetches them here too, so
+    both resume alike (and exactly, with workers). Any other attribute is
+    the wrapped iterator's.
     """
 
-    def __init__(self, loop, skip: int, state: dict) -> None:
+    def __init__(self, loop, state: dict) -> None:
         self._loop = loop
         self._iterator = loop.dataloader_iterator
-        self._skip = skip
+        # 0.10.12's fast_forward_on_resume skips nothing
+        self._skip = 0 if getattr(loop, 'fast_forward_on_resume',
+                                  False) else loop.iter
         self._state = state
+
+    def __getattr__(self, name: str):
+        if name.startswith('__') or '_iterator' not in self.__dict__:
+            raise AttributeError(name)  # copy/pickle probes, or no init yet
+        return getattr(self._iterator, name)
+
+    def skip_iter(self, num_iters: int) -> None:
+        """MMEngine >= 0.10.12's skip: fetch ``num_iters`` batches."""
+        for _ in range(num_iters):
+            next(self)
 
     def __iter__(self):
         return self
@@ -240,7 +259,7 @@ class RNGStateHook(Hook):
         loop = runner.train_loop
         if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop
             loop.dataloader_iterator = _RestoreBeforeNextBatch(
-                loop, loop.iter, self._resumed)
+                loop, self._resumed)
             self._resumed = None
 
     def before_train_epoch(self, runner) -> None:

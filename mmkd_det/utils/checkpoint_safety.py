@@ -10,18 +10,22 @@ message hub (``HistoryBuffer`` objects backed by numpy arrays), so resuming
 fails with an ``UnpicklingError``. Rather than switching ``weights_only`` off
 (which would let any checkpoint run arbitrary code), we allow-list exactly the
 classes MMEngine writes: ``HistoryBuffer`` and the numpy array/scalar
-reconstruction entry points with their plain numeric dtypes. Pickle protocol
+reconstruction entry points with their plain numeric dtypes (on torch < 2.6,
+where ``torch.load`` defaults to ``weights_only=False``, the same list is
+enforced by :mod:`.restricted_load` inside the block). Pickle protocol
 2 (torch.save's default) stores the ``HistoryBuffer.min``-style statistics
 methods as ``getattr(HistoryBuffer, 'min')``; instead of allowing the builtin
 ``getattr``, the name ``builtins.getattr`` is mapped to
 :func:`history_buffer_getattr`, which resolves only those methods.
 """
-import contextlib
+import importlib
 import pickle
 from typing import ContextManager, List
 
 import numpy as np
 import torch
+
+from .restricted_load import restricted_torch_load
 
 # numpy dtypes that MMEngine's log buffers and meta information can hold.
 _SAFE_NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8',
@@ -61,13 +65,17 @@ def safe_checkpoint_globals() -> List[object]:
     """
     from mmengine.logging import HistoryBuffer
 
-    # numpy>=2 moved ``numpy.core`` to ``numpy._core``; pickles name either.
-    numpy_core = getattr(np, '_core', None) or np.core
+    # numpy>=2 moved ``numpy.core`` to ``numpy._core`` (numpy 1.26 has a
+    # ``numpy._core.multiarray`` alias of the old module, older ones none)
+    try:
+        multiarray = importlib.import_module('numpy._core.multiarray')
+    except ImportError:
+        multiarray = np.core.multiarray
     safe: List[object] = [
         HistoryBuffer,
         (history_buffer_getattr, 'builtins.getattr'),
-        numpy_core.multiarray._reconstruct,
-        numpy_core.multiarray.scalar,
+        multiarray._reconstruct,
+        multiarray.scalar,
         np.ndarray,
         np.dtype,
     ]
@@ -86,17 +94,29 @@ def torch_version() -> tuple:
     return int(major), int(''.join(c for c in minor if c.isdigit()) or 0)
 
 
-def checkpoint_safe_globals() -> ContextManager:
-    """Context in which ``torch.load`` may read MMEngine's checkpoints.
+def uses_torch_allow_list() -> bool:
+    """Whether torch's own allow-list (``safe_globals``) applies: torch
+    >= 2.6; older torch gets :mod:`.restricted_load`."""
+    return torch_version() >= WEIGHTS_ONLY_DEFAULT_SINCE
 
-    On torch >= 2.6 this is ``torch.serialization.safe_globals`` with
+
+def checkpoint_safe_globals() -> ContextManager:
+    """Context in which ``torch.load`` reads MMEngine's checkpoints, and
+    nothing else, like ``weights_only=True``.
+
+    The one place where the torch version matters for loading: on torch >=
+    2.6 this is ``torch.serialization.safe_globals`` with
     :func:`safe_checkpoint_globals`, which removes them again on exit, so
     code outside the ``with`` block sees torch's own allow-list. Older torch
-    versions load with ``weights_only=False`` by default and get a no-op.
+    loads with ``weights_only=False`` by default and cannot extend its
+    allow-list; there, :func:`~.restricted_load.restricted_torch_load` gives
+    ``torch.load`` the same allow-list for the block. Either way a global
+    outside the list raises ``pickle.UnpicklingError`` ("Weights only load
+    failed ...").
 
     Returns:
         ContextManager: use as ``with checkpoint_safe_globals(): ...``.
     """
-    if torch_version() < WEIGHTS_ONLY_DEFAULT_SINCE:
-        return contextlib.nullcontext()
-    return torch.serialization.safe_globals(safe_checkpoint_globals())
+    if uses_torch_allow_list():
+        return torch.serialization.safe_globals(safe_checkpoint_globals())
+    return restricted_torch_load(safe_checkpoint_globals())
