@@ -1,11 +1,11 @@
 """The committed reference (benchmarks/shapes) belongs to the committed code.
 
-The README's 3-seed table, ``results.json``, the tuning grid tables and the
-distillation configs must tell one story: every record measured today's
-config of its method on the default shapes dataset, the README table is the
-rendering of those records, and each tuned method's config holds its best
-point on the ``tune`` split. A config changed without re-running the
-comparison fails here.
+The 3-seed table of ``benchmarks/shapes/README.md``, ``results.json``, the
+tuning grid tables and the distillation configs must tell one story: every
+record measured today's config of its method on the default shapes
+dataset, the table is the rendering of those records, and each tuned
+method's config holds its best point on the ``tune`` split. A config
+changed without re-running the comparison fails here.
 """
 import os.path as osp
 
@@ -71,7 +71,7 @@ def test_records_measure_the_committed_configs(records, planned):
 
 
 def test_readme_table_is_the_committed_results(records):
-    with open(osp.join(REPO, 'README.md'), encoding='utf-8') as f:
+    with open(osp.join(BENCH, 'README.md'), encoding='utf-8') as f:
         readme = f.read()
     assert render_comparison(_val(records)) in readme
 
