@@ -6,7 +6,7 @@ tests read it, and a test checks it against ``configs/distill`` both ways
 config ("leaf") is ``configs/distill/<method>/<method>_<pair>.py``; it
 inherits the pair base ``configs/distill/_base_/pairs/<pair>.py`` and the
 method's loss fragments ``configs/distill/_base_/losses/<fragment>.py``
-(README, "Configs").
+(docs/distiller.md, "Configs").
 
 Paths are relative to the ``configs`` folder of the checkout this package is
 imported from (:data:`CONFIG_ROOT`); the configs are not installed with the

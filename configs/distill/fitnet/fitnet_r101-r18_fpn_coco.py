@@ -1,6 +1,6 @@
 # FitNet: 1x1 adapter + MSE on each FPN level; R101-FPN -> R18-FPN on COCO.
 # The bases give the pair and the method's losses; the model takes the
-# losses with pop(), which leaves no copy at the top level (README,
+# losses with pop(), which leaves no copy at the top level (docs/distiller.md,
 # "Configs").
 _base_ = ['../_base_/pairs/r101-r18_fpn_coco.py', '../_base_/losses/fitnet.py']
 model = dict(

@@ -1,7 +1,7 @@
 # FitNet: 1x1 adapter + MSE on each FPN level;
 # shapes ResNet-18/16-wide -> ResNet-18/4-wide.
 # The bases give the pair and the method's losses; the model takes the
-# losses with pop(), which leaves no copy at the top level (README,
+# losses with pop(), which leaves no copy at the top level (docs/distiller.md,
 # "Configs").
 _base_ = ['../_base_/pairs/shapes.py', '../_base_/losses/fitnet.py']
 model = dict(feature_losses=_base_.pop('feature_losses_by_pair')['shapes'])

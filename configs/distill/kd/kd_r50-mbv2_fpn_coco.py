@@ -1,7 +1,7 @@
 # Hinton KD on the RoI classification logits;
 # R50-FPN -> MobileNetV2-FPN on COCO.
 # The bases give the pair and the method's losses; the model takes the
-# losses with pop(), which leaves no copy at the top level (README,
+# losses with pop(), which leaves no copy at the top level (docs/distiller.md,
 # "Configs").
 _base_ = ['../_base_/pairs/r50-mbv2_fpn_coco.py', '../_base_/losses/kd.py']
 model = dict(logit_losses=_base_.pop('logit_losses'))

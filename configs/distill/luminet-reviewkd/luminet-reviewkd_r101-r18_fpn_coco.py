@@ -1,8 +1,8 @@
 # LumiNet + ReviewKD ("Ours*" in the LumiNet paper);
 # R101-FPN -> R18-FPN on COCO.
 # The bases give the pair and the method's losses and warm-up; the model
-# takes them with pop(), which leaves no copy at the top level (README,
-# "Configs").
+# takes them with pop(), which leaves no copy at the top level
+# (docs/distiller.md, "Configs").
 _base_ = [
     '../_base_/pairs/r101-r18_fpn_coco.py',
     '../_base_/losses/luminet-reviewkd.py'

@@ -1,8 +1,8 @@
 # LumiNet: KD on perception-normalized RoI logits;
 # Cascade Mask R-CNN X101-32x4d -> Faster R50-FPN (2x) on COCO.
 # The bases give the pair and the method's losses and warm-up; the model
-# takes them with pop(), which leaves no copy at the top level (README,
-# "Configs").
+# takes them with pop(), which leaves no copy at the top level
+# (docs/distiller.md, "Configs").
 _base_ = [
     '../_base_/pairs/cascade-mask-x101-r50_fpn_coco.py',
     '../_base_/losses/luminet.py'

@@ -1,8 +1,8 @@
 # LumiNet: KD on perception-normalized RoI logits;
 # digits ResNet-18/32-wide -> ResNet-18/4-wide.
 # The bases give the pair and the method's losses and warm-up; the model
-# takes them with pop(), which leaves no copy at the top level (README,
-# "Configs").
+# takes them with pop(), which leaves no copy at the top level
+# (docs/distiller.md, "Configs").
 _base_ = ['../_base_/pairs/digits.py', '../_base_/losses/luminet.py']
 model = dict(
     logit_losses=_base_.pop('logit_losses'),

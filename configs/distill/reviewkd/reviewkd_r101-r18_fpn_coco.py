@@ -1,7 +1,7 @@
 # ReviewKD: ABF connector + HCL on the FPN outputs;
 # R101-FPN -> R18-FPN on COCO.
 # The bases give the pair and the method's losses; the model takes the
-# losses with pop(), which leaves no copy at the top level (README,
+# losses with pop(), which leaves no copy at the top level (docs/distiller.md,
 # "Configs").
 _base_ = [
     '../_base_/pairs/r101-r18_fpn_coco.py', '../_base_/losses/reviewkd.py'

@@ -1,7 +1,7 @@
 # DKD on Z-score (logit-standardized) RoI logits; R101-FPN -> R18-FPN on COCO.
 # The bases give the pair and the method's losses and warm-up; the model
-# takes them with pop(), which leaves no copy at the top level (README,
-# "Configs").
+# takes them with pop(), which leaves no copy at the top level
+# (docs/distiller.md, "Configs").
 _base_ = [
     '../_base_/pairs/r101-r18_fpn_coco.py', '../_base_/losses/zscore-dkd.py'
 ]

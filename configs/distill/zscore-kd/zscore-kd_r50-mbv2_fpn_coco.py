@@ -1,8 +1,8 @@
 # KD on Z-score (logit-standardized) RoI logits;
 # R50-FPN -> MobileNetV2-FPN on COCO.
 # The bases give the pair and the method's losses and warm-up; the model
-# takes them with pop(), which leaves no copy at the top level (README,
-# "Configs").
+# takes them with pop(), which leaves no copy at the top level
+# (docs/distiller.md, "Configs").
 _base_ = [
     '../_base_/pairs/r50-mbv2_fpn_coco.py', '../_base_/losses/zscore-kd.py'
 ]

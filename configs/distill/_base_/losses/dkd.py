@@ -1,8 +1,8 @@
 # Logit-loss fragment: defines only `logit_losses`, which a leaf moves into
-# its model (see README, "Configs"). loss_weight multiplies T^2 * KL averaged
-# over the sampled RoIs (README, "Loss conventions"). Detection settings
-# follow the DKD/ReviewKD detection code, which LumiNet says it followed;
-# where a paper gives no detection setting we say why.
+# its model (see docs/distiller.md, "Configs"). loss_weight multiplies T^2 * KL
+# averaged over the sampled RoIs (docs/distiller.md, "Loss conventions").
+# Detection settings follow the DKD/ReviewKD detection code, which LumiNet says
+# it followed; where a paper gives no detection setting we say why.
 
 # Decoupled KD (DKD), detection setting (Zhao et al. 2022): alpha=1,
 # beta=0.25, T=1.

@@ -1,7 +1,7 @@
 # Feature-loss fragment: defines only `feature_losses_by_pair`; a leaf moves
-# its pair's entry into its model (see README, "Configs"). The adapter's
-# channels are the pair's FPN widths, which RoIDistiller fills in from the
-# student's and the teacher's necks.
+# its pair's entry into its model (see docs/distiller.md, "Configs"). The
+# adapter's channels are the pair's FPN widths, which RoIDistiller fills in
+# from the student's and the teacher's necks.
 # FitNet (Romero et al. 2015) on FPN outputs: a 1x1 conv per level (p2-p6,
 # student FPN channels -> teacher FPN channels) and the per-level MSE, summed
 # over levels. No published FitNet detection setting fits this loss. Weight =

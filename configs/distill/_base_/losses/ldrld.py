@@ -1,7 +1,7 @@
 # Logit-loss fragment: defines `logit_losses` and `distill_warmup_fraction`,
-# which a leaf moves into its model (see README, "Configs"). loss_weight
-# multiplies T^2 * KL averaged over the sampled RoIs (README, "Loss
-# conventions").
+# which a leaf moves into its model (see docs/distiller.md, "Configs").
+# loss_weight multiplies T^2 * KL averaged over the sampled RoIs
+# (docs/distiller.md, "Loss conventions").
 
 # LDRLD (Xu et al. 2025), local dense relational logit distillation, with
 # its public k 7 and term weights a 10.5, b 7 (their ratio is the method).

@@ -1,8 +1,8 @@
 # Feature-loss fragment: defines only `feature_losses_by_pair`; a leaf moves
-# its pair's entry into its model (see README, "Configs"). The weight depends
-# on the pair, hence one entry per pair (a pair base cannot carry it: a
-# logit-only leaf would inherit it). The connector's channels are the pair's
-# FPN widths, which RoIDistiller fills in from the student's and the
+# its pair's entry into its model (see docs/distiller.md, "Configs"). The
+# weight depends on the pair, hence one entry per pair (a pair base cannot
+# carry it: a logit-only leaf would inherit it). The connector's channels are
+# the pair's FPN widths, which RoIDistiller fills in from the student's and the
 # teacher's necks.
 # ReviewKD (Chen et al. 2021): an ABF connector on the student's FPN outputs
 # (p2-p6, one block per level) and HCL against the teacher's FPN outputs.

@@ -1,7 +1,7 @@
 # Logit-loss fragment: defines `logit_losses` and `distill_warmup_fraction`,
-# which a leaf moves into its model (see README, "Configs"). loss_weight
-# multiplies T^2 * KL averaged over the sampled RoIs (README, "Loss
-# conventions").
+# which a leaf moves into its model (see docs/distiller.md, "Configs").
+# loss_weight multiplies T^2 * KL averaged over the sampled RoIs
+# (docs/distiller.md, "Loss conventions").
 
 # Logit-standardized KD (Sun et al. 2024): Hinton KD (./kd.py) on Z-score
 # RoI logits. Its public setting (base T 2, KD weight 9) is a classification

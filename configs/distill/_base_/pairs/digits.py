@@ -2,7 +2,7 @@
 # Everything about the pair and nothing about a method: the student (its
 # model, data and schedule come from the plain student config), the teacher
 # and the optimizer that leaves the teacher out. A leaf adds one method's
-# losses (../losses/); see README, "Configs".
+# losses (../losses/); see docs/distiller.md, "Configs".
 # The teacher is the one the repository ships (`make teacher` retrains it;
 # its record: checkpoints/digits/faster-rcnn_r18-w32_fpn_digits.json), found
 # relative to this file, not to the working directory; override it with

@@ -2,7 +2,7 @@
 # schedule. Everything about the pair and nothing about a method: the student
 # (its model, data and schedule come from the plain student config), the
 # teacher and the optimizer that leaves the teacher out. A leaf adds one
-# method's losses (../losses/); see README, "Configs".
+# method's losses (../losses/); see docs/distiller.md, "Configs".
 # The teacher is the mmdet model-zoo R50-FPN ms-3x (40.3 AP), architecturally
 # identical to our R50 config. Replace the checkpoint with your own teacher as
 # needed:
