@@ -18,7 +18,7 @@ from .comparison import (DEFAULT_PAIR, METHODS, TEACHER_SEED, RunCommand,
                          RunSpec, final_config, finished_record, pair_dataset,
                          resolve_configs, split_options)
 from .comparison_runs import execute, print_line, run_logged
-from .results_store import RESULTS_FILE, add_records, records_by_hash
+from .records import RESULTS_FILE, add_records, records_by_hash
 from .tune_grid import grid_points, point_options, point_tag, warmup_iters
 
 
