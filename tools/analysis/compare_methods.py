@@ -43,7 +43,7 @@ from mmkd_det.analysis.comparison_plan import plan_tune, run_all
 from mmkd_det.analysis.comparison_report import (  # noqa: E402
     comparison_report, render_tune_table)
 from mmkd_det.analysis.records import RESULTS_FILE  # noqa: E402
-from mmkd_det.analysis.records import git_commit, records_by_hash
+from mmkd_det.analysis.records import records_by_hash
 from mmkd_det.analysis.report import write_report  # noqa: E402
 from mmkd_det.analysis.tune_grid import DEFAULT_TUNE_METHODS  # noqa: E402
 from mmkd_det.analysis.tune_grid import TUNE_GRIDS  # noqa: E402
@@ -183,15 +183,13 @@ def main(argv=None, run_command=None) -> int:
             print(f'{run_status(spec, committed):8s} {spec.name}')
         return 0
 
-    extra = {} if run_command is None else dict(run_command=run_command)
     records, failures = run_all(
         teacher,
         runs,
         args.out,
-        git_commit(REPO_ROOT, exclude=[args.out]),
         jobs=args.jobs,
         cores=args.cores,
-        **extra)
+        run_command=run_command)
     if args.tune:
         student = next((r for r in records if r['method'] == 'student'), None)
         for method in args.methods:
