@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import CONFIGS, load_tool
 
+from mmkd_det.utils.benchmark import FEATURE_TARGET, LOGIT_TARGET
+
 LUMINET = osp.join(CONFIGS, 'distill', 'luminet', 'luminet_shapes.py')
 COCO_KD = osp.join(CONFIGS, 'distill', 'kd', 'kd_r101-r18_fpn_coco.py')
 
@@ -47,7 +49,7 @@ def test_format_report_ratio_and_verdict(tool, c_ms, feature, verdict):
     mem = {'a': _mem(300.0, 200.0), 'c': _mem(350.0, 200.0)}
     lines = tool.format_report(times, mem, feature)
     ratio = c_ms / 150.0
-    target = tool.FEATURE_TARGET if feature else tool.LOGIT_TARGET
+    target = FEATURE_TARGET if feature else LOGIT_TARGET
     assert f'ratio c / (a + b) = {ratio:.3f}   target <= {target:.2f}' \
         in '\n'.join(lines)
     assert lines[5].endswith(verdict)

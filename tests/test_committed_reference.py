@@ -14,7 +14,7 @@ import pytest
 from mmkd_det.analysis.comparison_plan import plan_comparison
 from mmkd_det.analysis.comparison_report import (render_comparison,
                                                  render_tune_table)
-from mmkd_det.analysis.results_store import RESULTS_FILE, load_records
+from mmkd_det.analysis.records import RESULTS_FILE, load_records
 from mmkd_det.analysis.tune_grid import SHAPES_TUNE_GRIDS as TUNE_GRIDS
 from mmkd_det.datasets.shapes import meta_args_mismatch
 from mmkd_det.utils.methods import METHODS

@@ -20,12 +20,12 @@ from mmengine.config import Config
 from mmkd_det.analysis.comparison import (MARKER, METHODS, PAIRS, final_config,
                                           parse_options, resolve_configs)
 from mmkd_det.analysis.comparison_plan import plan_comparison, plan_tune
-from mmkd_det.analysis.comparison_report import (render_comparison,
-                                                 render_tune_table,
-                                                 write_comparison_report)
-from mmkd_det.analysis.results_store import (add_records, atomic_write_json,
-                                             git_commit, load_records,
-                                             merge_records)
+from mmkd_det.analysis.comparison_report import (comparison_report,
+                                                 render_comparison,
+                                                 render_tune_table)
+from mmkd_det.analysis.records import (add_records, atomic_write_json,
+                                       git_commit, load_records, merge_records)
+from mmkd_det.analysis.report import write_report
 from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
                                      last_fifth_gain, paired_deltas, summarize)
 from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
@@ -437,16 +437,17 @@ def test_report_two_methods_three_seeds(tmp_path):
     assert student[6:10] == ['—', '—', '—', '—']
     assert teacher[10] == '+15.00 ± — |'  # 0.45 - 0.3
 
-    md, png = write_comparison_report(_records_2x3(), str(tmp_path), 'val')
+    md, png = write_report(
+        comparison_report(_records_2x3(), 'val'), str(tmp_path))
     text = open(md).read()
     assert table in text and 'n − 1' in text and '`abc`' in text
     assert '![bbox AP against iteration](ap_curves.png)' in text
     with open(png, 'rb') as f:
         assert f.read(8) == PNG_MAGIC
-    assert write_comparison_report(
-        _records_2x3(), str(tmp_path),
-        'tune') == (str(tmp_path / 'report_tune.md'),
-                    str(tmp_path / 'ap_curves_tune.png'))
+    assert write_report(
+        comparison_report(_records_2x3(), 'tune'),
+        str(tmp_path)) == (str(tmp_path / 'report_tune.md'),
+                           str(tmp_path / 'ap_curves_tune.png'))
 
 
 def test_tune_table_marks_best():

@@ -2,9 +2,8 @@
 import pytest
 import torch
 
-from mmkd_det.analysis.gradient_scale import (cross_entropy_grad_norm,
-                                              gradient_table,
-                                              per_roi_grad_norm)
+from mmkd_det.analysis.tune_grid import (cross_entropy_grad_norm,
+                                         gradient_table, per_roi_grad_norm)
 from mmkd_det.models.losses import LogitKDLoss
 
 

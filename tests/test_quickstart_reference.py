@@ -5,8 +5,9 @@ import os.path as osp
 from conftest import FakeTrainer, load_tool
 
 from mmkd_det.analysis.comparison import final_config
-from mmkd_det.analysis.reference import differences, position, reference_table
-from mmkd_det.analysis.results_store import load_records
+from mmkd_det.analysis.comparison_report import (differences, position,
+                                                 reference_table)
+from mmkd_det.analysis.records import load_records
 from mmkd_det.utils.methods import shipped_teacher
 
 

@@ -1,4 +1,5 @@
-"""Tests of mmkd_det.analysis.report on real MMEngine LocalVisBackend logs."""
+"""Tests of mmkd_det.analysis.records and .report on real MMEngine
+LocalVisBackend logs."""
 import json
 import os.path as osp
 import runpy
@@ -8,8 +9,9 @@ import pytest
 from mmengine.visualization import Visualizer
 from PIL import Image
 
-from mmkd_det.analysis.report import (NA, RunResult, load_run, render_table,
-                                      write_report)
+from mmkd_det.analysis.records import RunResult, load_run
+from mmkd_det.analysis.report import (NA, markdown_table, render_table,
+                                      run_report, write_report)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
@@ -166,8 +168,18 @@ def test_render_table_optional_columns():
         render_table([run('a', 0.1), run('a', 0.2)])
 
 
+def test_markdown_table_alignment():
+    assert markdown_table(
+        ['a', 'b', 'c'],
+        [['x', '1', '2']
+         ]) == ('| a | b | c |\n| :--- | ---: | ---: |\n| x | 1 | 2 |')
+    assert markdown_table(['a', 'b'], [],
+                          align='rl') == ('| a | b |\n| ---: | :--- |')
+
+
 def test_write_report(runs, tmp_path):
-    md_path, png_path = write_report(runs, str(tmp_path / 'report'))
+    md_path, png_path = write_report(
+        run_report(runs), str(tmp_path / 'report'))
     text = open(md_path, encoding='utf-8').read()
     assert text.startswith('# ')
     assert render_table(runs) in text

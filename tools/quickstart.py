@@ -31,11 +31,11 @@ sys.path.insert(0, REPO_ROOT)  # this checkout
 from mmkd_det.analysis.comparison import TEACHER_SEED  # noqa: E402
 from mmkd_det.analysis.comparison import pair_dataset
 from mmkd_det.analysis.comparison_plan import plan_comparison, run_all
-from mmkd_det.analysis.comparison_report import write_comparison_report
+from mmkd_det.analysis.comparison_report import (comparison_report,
+                                                 reference_table)
 from mmkd_det.analysis.comparison_runs import print_line
-from mmkd_det.analysis.reference import reference_table
-from mmkd_det.analysis.results_store import (RESULTS_FILE, git_commit,
-                                             load_records)
+from mmkd_det.analysis.records import RESULTS_FILE, load_records
+from mmkd_det.analysis.report import write_report
 from mmkd_det.utils.cli import add_parallel_run_args
 from mmkd_det.utils.methods import METHODS, leaf_config, shipped_teacher
 
@@ -135,12 +135,11 @@ def main(argv=None, run_command=None) -> int:
         teacher,
         runs,
         args.work_dir,
-        git_commit(REPO_ROOT, exclude=[args.work_dir]),
         jobs=args.jobs,
         cores=args.cores,
-        **({} if run_command is None else dict(run_command=run_command)),
+        run_command=run_command,
         log=lambda line: print_line(f'[{time.time() - start:5.0f} s] {line}'))
-    md, png = write_comparison_report(records, args.work_dir, 'val')
+    md, png = write_report(comparison_report(records, 'val'), args.work_dir)
 
     reference = load_records(args.reference)
     print(f'\n=== Your runs beside the reference ({args.reference}: '

@@ -6,7 +6,8 @@ Example::
         work_dirs/luminet --out work_dirs/report
 
 Prints the Markdown table; with ``--out`` also writes ``report.md`` and
-``ap_curves.png`` there. See ``mmkd_det/analysis/report.py`` for the format.
+``ap_curves.png`` there. See ``mmkd_det/analysis/records.py`` for what is
+read and ``mmkd_det/analysis/report.py`` for the format.
 """
 import argparse
 import sys
@@ -14,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
-from mmkd_det.analysis.report import render_table  # noqa: E402
-from mmkd_det.analysis.report import load_run, write_report
+from mmkd_det.analysis.records import load_run  # noqa: E402
+from mmkd_det.analysis.report import run_report, write_report  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -56,10 +57,11 @@ def main(argv=None):
     args = parse_args(argv)
     names = args.names or [None] * len(args.work_dirs)
     runs = [load_run(d, n) for d, n in zip(args.work_dirs, names)]
-    roles = dict(student=args.student, kd=args.kd, teacher=args.teacher)
-    print(render_table(runs, **roles))
+    report = run_report(
+        runs, student=args.student, kd=args.kd, teacher=args.teacher)
+    print(report.table)
     if args.out:
-        md_path, png_path = write_report(runs, args.out, **roles)
+        md_path, png_path = write_report(report, args.out)
         print(f'\nwrote {md_path} and {png_path}')
 
 

@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from mmkd_det.analysis.comparison import REPO_ROOT  # noqa: E402
 from mmkd_det.analysis.comparison import (PAIRS, TEACHER_SEED, final_config,
                                           pair_dataset, split_options)
-from mmkd_det.analysis.results_store import git_commit  # noqa: E402
+from mmkd_det.analysis.records import git_commit  # noqa: E402
 from mmkd_det.models.distillers.shipped_teacher import (  # noqa: E402
     SLICE_IMAGES, evaluate_checkpoint, export_weights)
 from mmkd_det.utils import methods as registry  # noqa: E402

@@ -14,11 +14,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from .comparison import (DEFAULT_PAIR, METHODS, TEACHER_SEED, RunCommand,
-                         RunSpec, final_config, finished_record, pair_dataset,
-                         resolve_configs, split_options)
+from .comparison import (DEFAULT_PAIR, METHODS, REPO_ROOT, TEACHER_SEED,
+                         RunCommand, RunSpec, final_config, finished_record,
+                         pair_dataset, resolve_configs, split_options)
 from .comparison_runs import execute, print_line, run_logged
-from .results_store import RESULTS_FILE, add_records, records_by_hash
+from .records import RESULTS_FILE, add_records, git_commit, records_by_hash
 from .tune_grid import grid_points, point_options, point_tag, warmup_iters
 
 
@@ -31,7 +31,11 @@ def _spec(method: str,
           teacher_ckpt: Optional[str],
           extra: Sequence[str] = (),
           tune_point: Optional[dict] = None,
-          pair: str = DEFAULT_PAIR) -> RunSpec:
+          pair: str = DEFAULT_PAIR,
+          tag: str = '') -> RunSpec:
+    """The run of ``method`` and ``seed`` in
+    ``<work_dir>/<split>/<method>/[<tag>/]seed<seed>/`` (``tag``: a tuning
+    grid point's)."""
     configs = resolve_configs(method, pair)
     split_opts = split_options(split, data_root)
     train_opts = split_opts + list(options) + [f'randomness.seed={seed}']
@@ -43,7 +47,7 @@ def _spec(method: str,
         seed=seed,
         split=split,
         config=configs.train,
-        work_dir=work_dir,
+        work_dir=osp.join(work_dir, split, method, tag, f'seed{seed}'),
         data_root=data_root,
         options=train_opts,
         tune_point=tune_point,
@@ -60,7 +64,7 @@ def _teacher(needed: bool, checkpoint: Optional[str], split: str,
         'teacher',
         TEACHER_SEED,
         split,
-        osp.join(work_dir, split, 'teacher', f'seed{TEACHER_SEED}'),
+        work_dir,
         data_root,
         options,
         None,
@@ -106,7 +110,7 @@ def plan_comparison(
             m,
             seed,
             split,
-            osp.join(work_dir, split, m, f'seed{seed}'),
+            work_dir,
             data_root,
             options,
             teacher_checkpoint,
@@ -137,7 +141,7 @@ def plan_tune(
             'student',
             seed,
             split,
-            osp.join(work_dir, split, 'student', f'seed{seed}'),
+            work_dir,
             data_root,
             options,
             None,
@@ -148,8 +152,6 @@ def plan_tune(
         max_iters = int(
             final_config(config, list(options), data_root).train_cfg.max_iters)
         for point in grid_points(method, pair_dataset(pair).name):
-            run_dir = osp.join(work_dir, split, method,
-                               point_tag(point, max_iters), f'seed{seed}')
             tune_point = dict(
                 temperature=point['temperature'],
                 loss_weight=point['loss_weight'],
@@ -159,13 +161,14 @@ def plan_tune(
                     method,
                     seed,
                     split,
-                    run_dir,
+                    work_dir,
                     data_root,
                     options,
                     teacher_checkpoint,
                     extra=point_options(method, point, max_iters),
                     tune_point=tune_point,
-                    pair=pair))
+                    pair=pair,
+                    tag=point_tag(point, max_iters)))
     return teacher, runs
 
 
@@ -173,10 +176,10 @@ def run_all(
     teacher: Optional[RunSpec],
     runs: Sequence[RunSpec],
     out_dir: str,
-    commit: str,
+    commit: Optional[str] = None,
     jobs: int = 1,
     cores: int = 1,
-    run_command: RunCommand = run_logged,
+    run_command: Optional[RunCommand] = None,
     log: Callable[[str], None] = print_line
 ) -> Tuple[List[dict], List[Tuple[RunSpec, str]]]:
     """Runs what is not finished; records go into ``out_dir/results.json``.
@@ -192,10 +195,13 @@ def run_all(
         teacher: The teacher run, or None.
         runs: The other runs.
         out_dir: Folder of ``results.json``.
-        commit: Code version recorded in new records.
+        commit: Code version recorded in new records; default: this
+            checkout's :func:`~mmkd_det.analysis.records.git_commit`, changes
+            under ``out_dir`` not counted.
         jobs: Runs at a time.
         cores: CPU cores to share.
-        run_command: Runs one command (tests pass a stub).
+        run_command: Runs one command (tests pass a stub); default
+            :func:`~mmkd_det.analysis.comparison_runs.run_logged`.
         log: Progress printer.
 
     Returns:
@@ -204,6 +210,9 @@ def run_all(
     Raises:
         RuntimeError: The teacher failed (no distillation could run).
     """
+    if commit is None:
+        commit = git_commit(REPO_ROOT, exclude=[out_dir])
+    run_command = run_command or run_logged
     results_path = osp.join(out_dir, RESULTS_FILE)
     committed = records_by_hash(results_path)
     records = {}

@@ -1,21 +1,31 @@
-"""``report.md``, ``ap_curves.png`` and tuning tables of a comparison.
+"""The tables and report of a method comparison, its tuning grid and a
+user's runs beside the committed reference.
 
 Input is a list of ``results.json`` records (one per finished run, see
 ``comparison_runs.make_record``); AP and D-ECE are fractions there and percent
-in the tables. Statistics come from :mod:`mmkd_det.analysis.stats`.
+in the tables. Statistics come from :mod:`mmkd_det.analysis.stats`; the
+report is written by :func:`mmkd_det.analysis.report.write_report`.
+
+``make quickstart`` trains one seed of the teacher, the student and a few
+methods with exactly the per-run configuration of the 3-seed comparison
+(``compare_methods.py``). :func:`reference_table` puts each of those runs
+next to the reference records of the same method (``results.json``) and
+says where it falls in their spread, so a user can tell a normal run from a
+broken install or a changed setting.
 """
-import os
-import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from .comparison import BASELINES, METHODS
-from .report import CURVES_FILE, REPORT_FILE, plot_curve_bands
+from .report import Curve, Report, markdown_table, percent
 from .stats import (NA, curve_band, format_summary, last_fifth_gain,
                     paired_deltas, summarize)
 
 METRICS = (('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75',
                                                          'bbox_mAP_75'))
+#: Record fields that must agree for a run to be compared with a reference.
+COMPARABLE_KEYS = ('config', 'settings', 'final_iter', 'split', 'pair',
+                   'dataset')
 
 
 def by_method(records: Sequence[dict]) -> Dict[str, Dict[int, dict]]:
@@ -72,7 +82,7 @@ def render_comparison(records: Sequence[dict],
         'D-ECE (%)', 'ΔAP vs student', '> student', 'ΔAP vs KD', '> KD',
         'AP gain, last 1/5'
     ]
-    rows = [header, [':---'] + ['---:'] * (len(header) - 1)]
+    rows = []
     for method, runs in groups.items():
         row = [method, str(len(runs))]
         row += [_summary_cell(_metric(runs, key)) for _, key in METRICS]
@@ -92,39 +102,26 @@ def render_comparison(records: Sequence[dict],
             },
                           signed=True))
         rows.append(row)
-    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
+    return markdown_table(header, rows)
 
 
-def curve_bands(
-    records: Sequence[dict]
-) -> List[Tuple[str, List[int], List[float], List[float], List[float]]]:
+def curve_bands(records: Sequence[dict]) -> List[Curve]:
     """``(method, iterations, mean, min, max)`` of the AP curves per method."""
     return [(m, *curve_band([r['ap_curve'] for r in runs.values()]))
             for m, runs in by_method(records).items()]
 
 
-def write_comparison_report(records: Sequence[dict], out_dir: str,
-                            split: str) -> Tuple[str, str]:
-    """Writes ``report.md`` and ``ap_curves.png`` of one split's records.
-
-    Other splits than ``val`` get ``report_<split>.md`` and
-    ``ap_curves_<split>.png``, so they never replace the val report.
+def comparison_report(records: Sequence[dict], split: str) -> Report:
+    """The report of one split's records: :func:`render_comparison`, the
+    mean AP curve and min-max band of each method, the code versions.
 
     Args:
         records: Records of the runs compared (one split).
-        out_dir: Output folder.
-        split: The split, named in the text.
+        split: The split, named in the text and the file names.
 
     Returns:
-        ``(md_path, png_path)``.
+        Its :class:`~mmkd_det.analysis.report.Report`.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    suffix = '' if split == 'val' else f'_{split}'
-    curves_file = CURVES_FILE.replace('.png', f'{suffix}.png')
-    png = plot_curve_bands(
-        curve_bands(records),
-        osp.join(out_dir, curves_file),
-        title=f'{split} bbox AP: mean over seeds, band min-max')
     commits = sorted({r['commit'] for r in records})
     seeds = sorted(
         {int(r['seed'])
@@ -141,19 +138,16 @@ def write_comparison_report(records: Sequence[dict], out_dir: str,
         'the method is above the baseline. "AP gain, last 1/5" is the '
         'plateau criterion: AP at the end minus AP at the last validation '
         'at or before 80% of the schedule (flat: below +1).')
-    md = osp.join(out_dir, REPORT_FILE.replace('.md', f'{suffix}.md'))
-    with open(md, 'w', encoding='utf-8') as f:
-        f.write(f'# Method comparison ({split})\n\n'
-                f'{render_comparison(records)}\n\n{notes}\n\n'
-                f'![bbox AP against iteration]({curves_file})\n\n'
-                f'Code: {", ".join(f"`{c}`" for c in commits)}. Per-run '
+    return Report(
+        title=f'Method comparison ({split})',
+        table=render_comparison(records),
+        notes=notes,
+        curves=curve_bands(records),
+        footer=(f'Code: {", ".join(f"`{c}`" for c in commits)}. Per-run '
                 'records (config, settings, options, AP curve, train time): '
-                '`results.json`.\n')
-    return md, png
-
-
-def _percent(value: Optional[float]) -> str:
-    return NA if value is None else f'{100 * value:.2f}'
+                '`results.json`.'),
+        plot_title=f'{split} bbox AP: mean over seeds, band min-max',
+        split=split)
 
 
 def render_tune_table(method: str,
@@ -174,19 +168,93 @@ def render_tune_table(method: str,
         'Run', 'T', 'loss_weight', 'warm-up iters', 'AP', 'AP50', 'AP75',
         'D-ECE (%)'
     ]
-    rows = [header, [':---'] + ['---:'] * (len(header) - 1)]
+    rows = []
     if student is not None:
         rows.append(['student', NA, NA, NA] +
-                    [_percent(student.get(k))
-                     for _, k in METRICS] + [_percent(student.get('d_ece'))])
+                    [percent(student.get(k))
+                     for _, k in METRICS] + [percent(student.get('d_ece'))])
     best = max((r['bbox_mAP'] for r in records), default=None)
     for record in records:
         point = record['tune_point']
-        cells = [_percent(record.get(k)) for _, k in METRICS]
+        cells = [percent(record.get(k)) for _, k in METRICS]
         if record['bbox_mAP'] == best:
             cells[0] = f'**{cells[0]}**'
         rows.append([
             method, f"{point['temperature']:g}", f"{point['loss_weight']:g}",
             str(point['warmup_iters'])
-        ] + cells + [_percent(record.get('d_ece'))])
-    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
+        ] + cells + [percent(record.get('d_ece'))])
+    return markdown_table(header, rows)
+
+
+def differences(run: dict, reference: Sequence[dict]) -> List[str]:
+    """Fields of :data:`COMPARABLE_KEYS` where ``run`` differs from every
+    reference record (empty: comparable)."""
+    return [
+        key for key in COMPARABLE_KEYS if all(
+            run.get(key) != ref.get(key) for ref in reference)
+    ]
+
+
+def position(value: float, reference: Sequence[float]) -> str:
+    """Where ``value`` falls in the reference values, in words.
+
+    Args:
+        value: The user's AP (fraction).
+        reference: The reference APs (fractions), one per seed.
+
+    Returns:
+        ``'inside the seed range'``, ``'within 2 std (z = +1.3)'`` or
+        ``'OUTSIDE: z = -4.1'`` (z = distance from the mean in reference
+        standard deviations; with one reference value, the difference).
+    """
+    summary = summarize(reference)
+    if min(reference) <= value <= max(reference):
+        return 'inside the seed range'
+    if summary.std is None or summary.std == 0:
+        return f'{100 * (value - summary.mean):+.2f} AP from the reference'
+    z = (value - summary.mean) / summary.std
+    if abs(z) <= 2:
+        return f'within 2 std (z = {z:+.1f})'
+    return f'OUTSIDE: z = {z:+.1f}'
+
+
+def reference_table(runs: Sequence[dict], reference: Sequence[dict]) -> str:
+    """Markdown table: each run's AP, the reference mean ± std and range
+    over its seeds, and where the run falls.
+
+    Args:
+        runs: The user's records (``comparison_runs.make_record``).
+        reference: Records of the committed comparison (any split; only
+            those of the run's split and method are used).
+
+    Returns:
+        The table (no trailing newline).
+    """
+    header = [
+        'Run', 'your AP', 'reference AP (mean ± std)', 'seeds',
+        'reference range', 'your run'
+    ]
+    rows = []
+    for run in runs:
+        refs = [
+            r for r in reference if r['method'] == run['method']
+            and r['split'] == run['split'] and r.get('pair') == run.get('pair')
+        ]
+        cells = _reference_cells(run, refs)
+        rows.append([run['method'], f"{100 * run['bbox_mAP']:.2f}"] + cells)
+    return markdown_table(header, rows, align='lrrrrl')
+
+
+def _reference_cells(run: dict, refs: Sequence[dict]) -> List[str]:
+    if not refs:
+        return [NA, '0', NA, 'no reference for this method']
+    aps = [r['bbox_mAP'] for r in refs]
+    summary = summarize(aps)
+    cells = [
+        format_summary(summary),
+        str(summary.n), f'{100 * min(aps):.2f} - {100 * max(aps):.2f}'
+    ]
+    differ = differences(run, refs)
+    if differ:
+        return cells + [f'not comparable: other {", ".join(differ)}']
+    return cells + [position(run['bbox_mAP'], aps)]

@@ -17,8 +17,7 @@ from typing import Dict, List, Optional
 
 from ..evaluation.coco_dece_metric import DECE_WARNING
 from .comparison import MARKER, REPO_ROOT, RunCommand, RunSpec
-from .report import D_ECE_KEY, load_run
-from .results_store import atomic_write_json
+from .records import D_ECE_KEY, atomic_write_json, load_run
 
 _TRAIN_ITER = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 _VAL_AP = re.compile(r'coco/bbox_mAP: ([0-9.]+)')
@@ -135,7 +134,7 @@ def execute(spec: RunSpec,
 
     Args:
         spec: The run.
-        commit: Code version recorded (see ``results_store.git_commit``).
+        commit: Code version recorded (see ``records.git_commit``).
         threads: CPU threads of its processes.
         run_command: Runs one command (see :data:`RunCommand`).
 
@@ -172,7 +171,7 @@ def make_record(spec: RunSpec, result, d_ece: Optional[float], commit: str,
 
     Args:
         spec: The run.
-        result: Its ``report.RunResult``.
+        result: Its ``records.RunResult``.
         d_ece: D-ECE (fraction) or None.
         commit: Code version.
         train_time: Wall-clock seconds of the training process.

@@ -1,4 +1,6 @@
-"""The tuning grid of each logit method (``compare_methods.py --tune``).
+"""Tuning grids of the logit methods and the gradient rule behind them.
+
+The grids are what ``compare_methods.py --tune`` runs.
 
 No detection setting was published for LumiNet, the Z-score (logit-
 standardized) losses or LDRLD, so their grids are built by a rule, not
@@ -39,8 +41,17 @@ The warm-up is a fraction of the run's iterations
 All settings reach the
 run as ``--cfg-options`` of the method's loss key (e.g. ``loss_kd_cls``,
 see configs/distill/_base_/losses/).
+
+The measure behind the weights, :func:`per_roi_grad_norm` and
+:func:`gradient_table`, is plain arithmetic on RoI logits given to it; the
+tool collects those logits from a model it builds.
 """
-from typing import Dict, List
+from typing import Dict, Iterable, List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
 
 #: Axes of a grid point, in table order.
 AXES = ('temperature', 'loss_weight', 'warmup')
@@ -190,3 +201,83 @@ def point_tag(point: Dict[str, float], max_iters: int) -> str:
     """A folder name for a grid point, e.g. ``T0.7_w8.2_wu42``."""
     return (f"T{point['temperature']:g}_w{point['loss_weight']:g}_"
             f'wu{warmup_iters(point, max_iters)}')
+
+
+#: ``(student_logits, teacher_logits, labels)`` of one batch's RoIs:
+#: (N, C+1), (N, C+1) and (N,) with background = C.
+RoILogits = Tuple[Tensor, Tensor, Tensor]
+
+
+def per_roi_grad_norm(loss: nn.Module, student_logits: Tensor,
+                      teacher_logits: Tensor, labels: Tensor) -> float:
+    """Mean L2 norm of the loss gradient per RoI, as if N were 1.
+
+    The package's logit losses average over the N RoIs, so each RoI's
+    gradient is scaled by 1/N; multiplying by N makes batches of different
+    size comparable (and equals the per-RoI gradient of a 1-RoI batch for
+    losses without cross-RoI coupling).
+
+    Args:
+        loss (nn.Module): a logit loss, called as
+            ``loss(student_logits, teacher_logits, labels)``.
+        student_logits (Tensor): (N, C+1) student RoI logits.
+        teacher_logits (Tensor): (N, C+1) teacher RoI logits.
+        labels (Tensor): (N,) RoI labels, background = C.
+
+    Returns:
+        float: ``N * mean_i ||dL/dz_i||_2``.
+    """
+    logits = student_logits.detach().float().clone().requires_grad_()
+    value = loss(logits, teacher_logits.detach().float(), labels)
+    grad, = torch.autograd.grad(value, logits)
+    return logits.size(0) * grad.norm(dim=1).mean().item()
+
+
+def cross_entropy_grad_norm(student_logits: Tensor, labels: Tensor) -> float:
+    """The same measure for the student's own classification loss (mmdet's
+    softmax cross-entropy, weight 1, mean over RoIs)."""
+    return per_roi_grad_norm(lambda s, t, y: F.cross_entropy(s, y),
+                             student_logits, student_logits, labels)
+
+
+def gradient_table(losses: Dict[str, nn.Module], batches: Iterable[RoILogits],
+                   reference: str) -> List[dict]:
+    """Per-RoI gradient of every loss, averaged over batches, and ratios.
+
+    Args:
+        losses (dict[str, nn.Module]): name -> logit loss.
+        batches (Iterable[tuple]): ``(student_logits, teacher_logits,
+            labels)`` per distillation step.
+        reference (str): the name in ``losses`` the ratios refer to (KD).
+
+    Returns:
+        list[dict]: per loss ``name``, ``grad`` (mean per-RoI gradient
+        norm), ``vs_reference``, ``vs_ce`` (against the student's own
+        cross-entropy) and ``matching_scale`` (the factor on its
+        loss_weight that would match the reference's gradient).
+    """
+    if reference not in losses:
+        raise KeyError(f'reference {reference!r} is not among the losses '
+                       f'{sorted(losses)}')
+    sums = dict.fromkeys(losses, 0.0)
+    ce_sum, count = 0.0, 0
+    for s_logits, t_logits, labels in batches:
+        for name, loss in losses.items():
+            sums[name] += per_roi_grad_norm(loss, s_logits, t_logits, labels)
+        ce_sum += cross_entropy_grad_norm(s_logits, labels)
+        count += 1
+    if count == 0:
+        raise ValueError('no RoI logits to measure: batches was empty')
+    ref = sums[reference] / count
+    ce = ce_sum / count
+    rows = []
+    for name in losses:
+        grad = sums[name] / count
+        rows.append(
+            dict(
+                name=name,
+                grad=grad,
+                vs_reference=grad / ref,
+                vs_ce=grad / ce,
+                matching_scale=ref / grad if grad > 0 else float('inf')))
+    return rows

@@ -55,14 +55,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
-from mmkd_det.analysis.distill_benchmark import (  # noqa: E402,F401
-    FEATURE_TARGET, LOGIT_TARGET, PHASES, compare_precisions, format_report,
-    to_json)
 from mmkd_det.engine import add_config_args, load_tool_config  # noqa: E402
 from mmkd_det.models.distillers.teacher_precision import (  # noqa: E402
     TEACHER_PRECISIONS, check_teacher_precision)
-from mmkd_det.utils.benchmark import (load_warning, measure_peak,
-                                      time_interleaved)
+from mmkd_det.utils.benchmark import (compare_precisions, format_report,
+                                      load_warning, measure_peak,
+                                      time_interleaved, to_json)
 from mmkd_det.utils.cli import parse_size as parse_hw  # noqa: E402
 from mmkd_det.utils.cli import positive_int  # noqa: E402
 

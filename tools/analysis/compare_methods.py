@@ -41,9 +41,10 @@ from mmkd_det.analysis.comparison import (BASELINES, DEFAULT_PAIR, PAIRS,
 from mmkd_det.analysis.comparison_plan import plan_comparison  # noqa: E402
 from mmkd_det.analysis.comparison_plan import plan_tune, run_all
 from mmkd_det.analysis.comparison_report import (  # noqa: E402
-    render_comparison, render_tune_table, write_comparison_report)
-from mmkd_det.analysis.results_store import RESULTS_FILE  # noqa: E402
-from mmkd_det.analysis.results_store import git_commit, records_by_hash
+    comparison_report, render_tune_table)
+from mmkd_det.analysis.records import RESULTS_FILE  # noqa: E402
+from mmkd_det.analysis.records import records_by_hash
+from mmkd_det.analysis.report import write_report  # noqa: E402
 from mmkd_det.analysis.tune_grid import DEFAULT_TUNE_METHODS  # noqa: E402
 from mmkd_det.analysis.tune_grid import TUNE_GRIDS  # noqa: E402
 from mmkd_det.utils.cli import add_parallel_run_args  # noqa: E402
@@ -182,15 +183,13 @@ def main(argv=None, run_command=None) -> int:
             print(f'{run_status(spec, committed):8s} {spec.name}')
         return 0
 
-    extra = {} if run_command is None else dict(run_command=run_command)
     records, failures = run_all(
         teacher,
         runs,
         args.out,
-        git_commit(REPO_ROOT, exclude=[args.out]),
         jobs=args.jobs,
         cores=args.cores,
-        **extra)
+        run_command=run_command)
     if args.tune:
         student = next((r for r in records if r['method'] == 'student'), None)
         for method in args.methods:
@@ -204,8 +203,9 @@ def main(argv=None, run_command=None) -> int:
                         f'{args.seeds[0]})\n\n{table}\n')
             print(f'\n{method}:\n{table}\nwrote {path}')
     elif records:
-        print('\n' + render_comparison(records))
-        md, png = write_comparison_report(records, args.out, args.split)
+        report = comparison_report(records, args.split)
+        print('\n' + report.table)
+        md, png = write_report(report, args.out)
         print(f'wrote {md} and {png}')
     for spec, error in failures:
         print(f'\nFAILED {spec.name}: {error}', file=sys.stderr)

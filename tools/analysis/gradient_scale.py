@@ -18,16 +18,18 @@ import argparse
 import os.path as osp
 import sys
 from pathlib import Path
+from typing import Iterable, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 import torch  # noqa: E402
+import torch.nn as nn
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 
 import mmkd_det  # noqa: F401  (registers the package's modules)
-from mmkd_det.analysis.gradient_scale import collect_roi_logits, gradient_table
+from mmkd_det.analysis.tune_grid import RoILogits, gradient_table
 from mmkd_det.engine import add_config_args, load_tool_config
 from mmkd_det.utils import checkpoint_safe_globals
 
@@ -48,6 +50,34 @@ def parse_args(argv=None):
         help='also measure the other configs\' losses at these T')
     add_config_args(parser)
     return parser.parse_args(argv)
+
+
+@torch.no_grad()
+def collect_roi_logits(model: nn.Module, data_batches: Iterable[dict],
+                       num_batches: int) -> List[RoILogits]:
+    """RoI logits of student and teacher from real training steps.
+
+    Args:
+        model (RoIDistiller): in train mode (the RoIs are sampled as in
+            training; the teacher stays in eval mode).
+        data_batches (Iterable[dict]): dataloader batches (not yet
+            preprocessed).
+        num_batches (int): how many batches to use.
+
+    Returns:
+        list[tuple]: ``(student_logits, teacher_logits, labels)`` per batch
+        and student stage.
+    """
+    out = []
+    for _, data in zip(range(num_batches), data_batches):
+        data = model.data_preprocessor(data, True)
+        inputs, samples = data['inputs'], data['data_samples']
+        _, student = model.student_loss(inputs, samples)
+        _, teacher_logits = model.teacher_outputs(
+            inputs, student, [s.metainfo for s in samples])
+        out.extend((stage.cls_score, logits, stage.labels)
+                   for stage, logits in zip(student.stages, teacher_logits))
+    return out
 
 
 def method_name(path: str) -> str:
