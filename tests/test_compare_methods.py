@@ -6,6 +6,7 @@ the report of 2 methods x 3 seeds; the tuning grid against the configs. One
 slow end-to-end run trains a real student for 2 iterations.
 """
 import json
+import math
 import os
 import os.path as osp
 import runpy
@@ -26,8 +27,9 @@ from mmkd_det.analysis.comparison_report import (comparison_report,
 from mmkd_det.analysis.records import (add_records, atomic_write_json,
                                        git_commit, load_records, merge_records)
 from mmkd_det.analysis.report import write_report
-from mmkd_det.analysis.stats import (Summary, curve_band, format_summary,
-                                     last_fifth_gain, paired_deltas, summarize)
+from mmkd_det.analysis.stats import (Summary, curve_band, format_interval,
+                                     format_summary, last_fifth_gain,
+                                     paired_deltas, summarize, t_interval)
 from mmkd_det.analysis.tune_grid import (TUNE_GRIDS, grid_points,
                                          point_options, warmup_iters)
 from mmkd_det.datasets.digits import DIGITS_SPEC
@@ -52,6 +54,21 @@ def test_summarize_hand_numbers():
     assert s.std == pytest.approx(0.02)
     assert summarize([1.0, 2.0, 3.0, 6.0]).std == pytest.approx(
         (14 / 3)**0.5)  # mean 3, squares 4+1+0+9
+
+
+def test_t_interval_hand_numbers():
+    # mean 2, std 1, n 3: t(0.975, 2) = 4.302652729911275 (t tables)
+    low, high = t_interval(summarize([1.0, 2.0, 3.0]))
+    half = 4.302652729911275 / math.sqrt(3)
+    assert low == pytest.approx(2 - half) and high == pytest.approx(2 + half)
+    # 90%: t(0.95, 2) = 2.919985580355516
+    low, _ = t_interval(summarize([1.0, 2.0, 3.0]), confidence=0.9)
+    assert low == pytest.approx(2 - 2.919985580355516 / math.sqrt(3))
+    assert t_interval(summarize([0.4])) is None  # one seed: no interval
+    with pytest.raises(ValueError, match='confidence'):
+        t_interval(summarize([1.0, 2.0]), confidence=95)
+    assert format_interval((-0.0029, 0.02691)) == '[-0.29, +2.69]'
+    assert format_interval(None) == '—'
 
 
 def test_summarize_one_value_has_no_std():
@@ -428,14 +445,15 @@ def test_report_two_methods_three_seeds(tmp_path):
     ]
     # kd AP 23, 24, 28: mean 25, std sqrt((4 + 1 + 9) / 2) = 2.65
     assert kd[2] == '25.00 ± 2.65'
-    # paired deltas vs the student: 3, 2, 4 -> +3.00 ± 1.00, 3 of 3 above
-    assert kd[6:8] == ['+3.00 ± 1.00', '3/3']
-    assert kd[8:10] == ['—', '—']  # KD against itself
+    # paired deltas vs the student: 3, 2, 4 -> +3.00 ± 1.00, 3 of 3 above;
+    # 95% t interval 3 ± 4.3027 * 1 / sqrt(3) = 3 ± 2.48
+    assert kd[6:9] == ['+3.00 ± 1.00', '[+0.52, +5.48]', '3/3']
+    assert kd[9:12] == ['—', '—', '—']  # KD against itself
     # plateau criterion: curves [(1, ap / 2), (2, ap)] gain ap / 2 after
     # the last point at or before 80% of 2 iterations: 11.5, 12, 14
-    assert kd[10] == '+12.50 ± 1.32 |'
-    assert student[6:10] == ['—', '—', '—', '—']
-    assert teacher[10] == '+15.00 ± — |'  # 0.45 - 0.3
+    assert kd[12] == '+12.50 ± 1.32 |'
+    assert student[6:12] == ['—'] * 6
+    assert teacher[12] == '+15.00 ± — |'  # 0.45 - 0.3
 
     md, png = write_report(
         comparison_report(_records_2x3(), 'val'), str(tmp_path))

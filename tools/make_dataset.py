@@ -12,12 +12,10 @@ If ``--out`` already holds the dataset these arguments make (recorded in
 running it twice (e.g. ``make quickstart``) is cheap.
 """
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
-if importlib.util.find_spec('mmkd_det') is None:  # run from a checkout
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout
 
 from mmkd_det.datasets.embedded import EMBEDDED_DATASETS  # noqa: E402
 from mmkd_det.datasets.embedded import embedded_dataset

@@ -23,9 +23,14 @@ import argparse
 import os.path as osp
 import sys
 import time
+import warnings
 from pathlib import Path
 
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
+# mmengine 0.10 imports pkg_resources, which warns at every config load;
+# setup.py pins setuptools<81 on purpose, so the warning tells a user
+# nothing (the runs' own logs keep it)
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 sys.path.insert(0, REPO_ROOT)  # this checkout
 
 from mmkd_det.analysis.comparison import TEACHER_SEED  # noqa: E402

@@ -18,8 +18,8 @@ from typing import Dict, List, Optional, Sequence
 
 from .comparison import BASELINES, METHODS
 from .report import Curve, Report, markdown_table, percent
-from .stats import (NA, curve_band, format_summary, last_fifth_gain,
-                    paired_deltas, summarize)
+from .stats import (NA, curve_band, format_interval, format_summary,
+                    last_fifth_gain, paired_deltas, summarize, t_interval)
 
 METRICS = (('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75',
                                                          'bbox_mAP_75'))
@@ -53,21 +53,23 @@ def _summary_cell(values: Dict[int, float], signed: bool = False) -> str:
 def _delta_cells(runs: Dict[int, dict],
                  base: Optional[Dict[int, dict]]) -> List[str]:
     if base is None:
-        return [NA, NA]
+        return [NA, NA, NA]
     deltas = paired_deltas(
         _metric(runs, 'bbox_mAP'), _metric(base, 'bbox_mAP'))
     if not deltas:
-        return [NA, NA]
+        return [NA, NA, NA]
     summary = summarize(list(deltas.values()))
     return [
-        format_summary(summary, signed=True), f'{summary.positive}/{summary.n}'
+        format_summary(summary, signed=True),
+        format_interval(t_interval(summary)), f'{summary.positive}/{summary.n}'
     ]
 
 
 def render_comparison(records: Sequence[dict],
                       student: str = 'student',
                       kd: str = 'kd') -> str:
-    """The per-method table: mean ± std over seeds and paired ΔAP.
+    """The per-method table: mean ± std over seeds and paired ΔAP with its
+    95% t interval (n - 1 degrees of freedom).
 
     Args:
         records: Records of one split.
@@ -79,8 +81,8 @@ def render_comparison(records: Sequence[dict],
     """
     groups = by_method(records)
     header = ['Method', 'n'] + [t for t, _ in METRICS] + [
-        'D-ECE (%)', 'ΔAP vs student', '> student', 'ΔAP vs KD', '> KD',
-        'AP gain, last 1/5'
+        'D-ECE (%)', 'ΔAP vs student', '95% CI', '> student', 'ΔAP vs KD',
+        '95% CI', '> KD', 'AP gain, last 1/5'
     ]
     rows = []
     for method, runs in groups.items():
@@ -134,10 +136,12 @@ def comparison_report(records: Sequence[dict], split: str) -> Report:
         f'(here {seeds}; one teacher serves every student). Cells are '
         'mean ± sample standard deviation (n − 1) over seeds, `± —` where '
         'n = 1. ΔAP is paired per seed: the mean ± std over the common '
-        'seeds of (method − baseline) AP, and `k/n` counts the seeds where '
-        'the method is above the baseline. "AP gain, last 1/5" is the '
-        'plateau criterion: AP at the end minus AP at the last validation '
-        'at or before 80% of the schedule (flat: below +1).')
+        'seeds of (method − baseline) AP; "95% CI" is its two-sided '
+        'Student-t interval (n − 1 degrees of freedom): an interval that '
+        'excludes 0 is a difference these seeds resolve. `k/n` counts the '
+        'seeds where the method is above the baseline. "AP gain, last 1/5" '
+        'is the plateau criterion: AP at the end minus AP at the last '
+        'validation at or before 80% of the schedule (flat: below +1).')
     return Report(
         title=f'Method comparison ({split})',
         table=render_comparison(records),

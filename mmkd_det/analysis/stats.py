@@ -9,6 +9,9 @@ tool); nothing here scales or rounds except :func:`format_summary`.
 * :func:`paired_deltas` pairs two methods seed by seed (same seed = same data
   order and initialisation), which removes the between-seed spread that both
   share; its mean equals the difference of the means over the common seeds.
+* :func:`t_interval` is the two-sided Student-t interval of a mean
+  (``n - 1`` degrees of freedom): on paired deltas it says whether the seeds
+  resolve a difference (the interval excludes 0) or not.
 * :func:`curve_band` gives the mean AP curve and its min-max band over seeds.
 * :func:`last_fifth_gain` is the plateau criterion of a curve: what it
   gained over the last fifth of the schedule.
@@ -16,6 +19,8 @@ tool); nothing here scales or rounds except :func:`format_summary`.
 import math
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from scipy import stats as scipy_stats
 
 #: Shown for an undefined value (std of one seed, a missing baseline).
 NA = '—'
@@ -103,6 +108,43 @@ def format_summary(summary: Optional[Summary],
     text = f'{mean:+.{digits}f}' if signed else f'{mean:.{digits}f}'
     std = NA if summary.std is None else f'{scale * summary.std:.{digits}f}'
     return f'{text} ± {std}'
+
+
+def t_interval(summary: Summary,
+               confidence: float = 0.95) -> Optional[Tuple[float, float]]:
+    """Two-sided Student-t confidence interval of the mean.
+
+    ``mean ± t((1 + confidence) / 2, n - 1) * std / sqrt(n)``; for paired
+    per-seed deltas this is the paired t interval of the mean difference.
+
+    Args:
+        summary: Mean, sample std and n of the values.
+        confidence: Coverage, in (0, 1).
+
+    Returns:
+        ``(low, high)``, or None when ``n < 2`` (no spread to scale).
+
+    Raises:
+        ValueError: ``confidence`` is not in (0, 1).
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f'confidence must be in (0, 1), got {confidence}')
+    if summary.std is None:
+        return None
+    half = (
+        scipy_stats.t.ppf((1 + confidence) / 2, summary.n - 1) * summary.std /
+        math.sqrt(summary.n))
+    return float(summary.mean - half), float(summary.mean + half)
+
+
+def format_interval(interval: Optional[Tuple[float, float]],
+                    scale: float = 100.0,
+                    digits: int = 2) -> str:
+    """Formats ``(low, high)`` as ``'[-0.29, +2.69]'`` (``—`` for None)."""
+    if interval is None:
+        return NA
+    low, high = (round(scale * v, digits) + 0.0 for v in interval)
+    return f'[{low:+.{digits}f}, {high:+.{digits}f}]'
 
 
 def curve_band(

@@ -26,13 +26,16 @@ into ``<out>/results.json`` after every run; ``<out>/report.md`` and
 are written at the end. ``--dry-run`` lists the runs and their state.
 """
 import argparse
-import importlib.util
 import os.path as osp
 import sys
+import warnings
 from pathlib import Path
 
-if importlib.util.find_spec('mmkd_det') is None:  # run from a checkout
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# mmengine 0.10 imports pkg_resources, which warns at every config load;
+# setup.py pins setuptools<81 on purpose, so the warning tells a user
+# nothing (the runs' own logs keep it)
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 
 from mmkd_det.analysis.comparison import METHODS  # noqa: E402
 from mmkd_det.analysis.comparison import (BASELINES, DEFAULT_PAIR, PAIRS,
