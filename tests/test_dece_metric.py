@@ -13,6 +13,17 @@ from mmkd_det.evaluation import CocoMetricWithDECE
 CLASSES = ('a', 'b')
 
 
+def _box(ann_id, image_id, category_id, bbox, iscrowd=0):
+    """A COCO annotation; ``bbox`` is xywh, its area w * h."""
+    return dict(
+        id=ann_id,
+        image_id=image_id,
+        category_id=category_id,
+        bbox=bbox,
+        area=bbox[2] * bbox[3],
+        iscrowd=iscrowd)
+
+
 @pytest.fixture
 def ann_file(tmp_path):
     coco = dict(
@@ -21,35 +32,12 @@ def ann_file(tmp_path):
             dict(id=2, file_name='2.jpg', width=64, height=64)
         ],
         annotations=[
-            dict(
-                id=1,
-                image_id=1,
-                category_id=1,
-                bbox=[4, 4, 20, 20],
-                area=400,
-                iscrowd=0),
-            dict(
-                id=2,
-                image_id=1,
-                category_id=2,
-                bbox=[30, 30, 20, 10],
-                area=200,
-                iscrowd=0),
-            dict(
-                id=3,
-                image_id=2,
-                category_id=1,
-                bbox=[10, 10, 30, 30],
-                area=900,
-                iscrowd=0),
+            _box(1, image_id=1, category_id=1, bbox=[4, 4, 20, 20]),
+            _box(2, image_id=1, category_id=2, bbox=[30, 30, 20, 10]),
+            _box(3, image_id=2, category_id=1, bbox=[10, 10, 30, 30]),
             # a crowd box: neither rewarded nor penalised
-            dict(
-                id=4,
-                image_id=2,
-                category_id=2,
-                bbox=[40, 0, 20, 20],
-                area=400,
-                iscrowd=1),
+            _box(
+                4, image_id=2, category_id=2, bbox=[40, 0, 20, 20], iscrowd=1),
         ],
         categories=[dict(id=1, name='a'),
                     dict(id=2, name='b')])

@@ -16,7 +16,7 @@ model = dict(
         stage_loss_weights=[1, 0.5, 0.25],
         bbox_roi_extractor=dict(
             type='SingleRoIExtractor',
-            # as the Faster head: one sample per bin (faster-rcnn_shapes.py)
+            # as the Faster head: one sample per bin (faster-rcnn_digits.py)
             roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=1),
             out_channels=64,
             featmap_strides=[4, 8, 16, 32]),

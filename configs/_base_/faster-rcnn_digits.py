@@ -3,7 +3,7 @@
 # 128x128 images, narrow backbones and FPN, few proposals and RoIs per image
 # (300/150 proposals, 64 RoIs: measured on the shapes dataset,
 # benchmarks/shapes/schedule_study.md; 32 RoIs cost 2 AP there).
-# The shapes configs (tests' tiny fixture) derive from this one.
+# The shapes base (tests' tiny fixture) derives from this one.
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 
 custom_imports = dict(imports=['mmkd_det'], allow_failed_imports=False)

@@ -12,6 +12,7 @@ run finishes.
 import os.path as osp
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import partial
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from .comparison import (DEFAULT_PAIR, METHODS, REPO_ROOT, TEACHER_SEED,
@@ -105,17 +106,15 @@ def plan_comparison(
         bool(distill) or 'teacher' in methods, teacher_checkpoint, split,
         work_dir, data_root, options, pair)
     students = ['student'] if distill or 'student' in methods else []
-    runs = [
-        _spec(
-            m,
-            seed,
-            split,
-            work_dir,
-            data_root,
-            options,
-            teacher_checkpoint,
-            pair=pair) for seed in seeds for m in students + distill
-    ]
+    spec = partial(
+        _spec,
+        split=split,
+        work_dir=work_dir,
+        data_root=data_root,
+        options=options,
+        teacher_ckpt=teacher_checkpoint,
+        pair=pair)
+    runs = [spec(m, seed) for seed in seeds for m in students + distill]
     return teacher, runs
 
 
@@ -136,17 +135,16 @@ def plan_tune(
     split = 'tune'
     teacher, teacher_checkpoint = _teacher(True, teacher_checkpoint, split,
                                            work_dir, data_root, options, pair)
-    runs = [
-        _spec(
-            'student',
-            seed,
-            split,
-            work_dir,
-            data_root,
-            options,
-            None,
-            pair=pair)
-    ]
+    spec = partial(
+        _spec,
+        seed=seed,
+        split=split,
+        work_dir=work_dir,
+        data_root=data_root,
+        options=options,
+        teacher_ckpt=teacher_checkpoint,
+        pair=pair)
+    runs = [spec('student')]
     for method in methods:
         config = resolve_configs(method, pair).train
         max_iters = int(
@@ -157,17 +155,10 @@ def plan_tune(
                 loss_weight=point['loss_weight'],
                 warmup_iters=warmup_iters(point, max_iters))
             runs.append(
-                _spec(
+                spec(
                     method,
-                    seed,
-                    split,
-                    work_dir,
-                    data_root,
-                    options,
-                    teacher_checkpoint,
                     extra=point_options(method, point, max_iters),
                     tune_point=tune_point,
-                    pair=pair,
                     tag=point_tag(point, max_iters)))
     return teacher, runs
 

@@ -171,12 +171,7 @@ def run_step(step: dict, env: dict, deadline: float, log) -> dict:
     """Run one step within its timeout and the overall deadline."""
     timeout = int(min(step['timeout_s'], deadline - time.monotonic()))
     if timeout < 5:
-        return dict(
-            step,
-            status='skipped',
-            rc=None,
-            seconds=None,
-            reason='no time left in the budget')
+        return _not_run(step, 'skipped', 'no time left in the budget')
     log.write(f'\n=== {step["name"]} (timeout {timeout} s): '
               f'{" ".join(step["cmd"])}\n')
     log.flush()
@@ -247,14 +242,7 @@ def main(argv=None) -> int:
     steps = plan(sys.executable, site, args.out, args.wheelhouse)
     with open(osp.join(args.out, 'device_check.log'), 'w') as log:
         if args.dry_run:
-            done = [
-                dict(
-                    s,
-                    status='planned',
-                    rc=None,
-                    seconds=None,
-                    reason='dry run') for s in steps
-            ]
+            done = [_not_run(s, 'planned', 'dry run') for s in steps]
             for step in done:
                 log.write(f'{step["name"]} ({step["timeout_s"]} s): '
                           f'{" ".join(step["cmd"])}\n')
@@ -274,42 +262,30 @@ def main(argv=None) -> int:
     return 1 if broken or failed else 0
 
 
+def _not_run(step: dict, status: str, reason: str) -> dict:
+    """The record of a step that did not run, and why."""
+    return dict(step, status=status, rc=None, seconds=None, reason=reason)
+
+
 def _run_all(steps: List[dict], env: dict, deadline: float, log,
              record: dict) -> List[dict]:
     """Run the steps; fill the record's machine, tests, benchmark, NCCL."""
     done = []
     if record['wheelhouse']['status'] != 'ok':
-        return [
-            dict(
-                s,
-                status='skipped',
-                rc=None,
-                seconds=None,
-                reason='wheelhouse not ok') for s in steps
-        ]
+        return [_not_run(s, 'skipped', 'wheelhouse not ok') for s in steps]
     for step in steps:
         if step['name'] == 'nccl_2proc' and len(record['machine'].get(
                 'gpus', [])) < 2:
             done.append(
-                dict(
-                    step,
-                    status='skipped',
-                    rc=None,
-                    seconds=None,
-                    reason='one GPU: a 2-process NCCL group needs '
+                _not_run(
+                    step, 'skipped', 'one GPU: a 2-process NCCL group needs '
                     'two (pytest -m cuda ran NCCL at world size 1)'))
             continue
         needs_install = step['name'] not in ('machine', 'install')
         if needs_install and any(
                 s['name'] in ('install', 'import') and s['status'] != 'ok'
                 for s in done):
-            done.append(
-                dict(
-                    step,
-                    status='skipped',
-                    rc=None,
-                    seconds=None,
-                    reason='install or import failed'))
+            done.append(_not_run(step, 'skipped', 'install or import failed'))
             continue
         result = run_step(step, env, deadline, log)
         done.append(result)
