@@ -55,22 +55,24 @@ def _spec(method: str,
         pair=pair)
 
 
-def _teacher(needed: bool, checkpoint: Optional[str], split: str,
+def _planner(needed: bool, checkpoint: Optional[str], split: str,
              work_dir: str, data_root: str, options: Sequence[str],
-             pair: str) -> Tuple[Optional[RunSpec], Optional[str]]:
-    """The teacher run (None when not needed or given) and its checkpoint."""
-    if checkpoint is not None or not needed:
-        return None, checkpoint
-    teacher = _spec(
-        'teacher',
-        TEACHER_SEED,
-        split,
-        work_dir,
-        data_root,
-        options,
-        None,
+             pair: str) -> Tuple[Optional[RunSpec], Callable[..., RunSpec]]:
+    """The teacher run (None when not needed or given) and the maker of the
+    other runs: :func:`_spec` bound to the split, the folders, the options,
+    the pair and the teacher's checkpoint."""
+    spec = partial(
+        _spec,
+        split=split,
+        work_dir=work_dir,
+        data_root=data_root,
+        options=options,
         pair=pair)
-    return teacher, teacher.checkpoint
+    teacher = None
+    if checkpoint is None and needed:
+        teacher = spec('teacher', TEACHER_SEED, teacher_ckpt=None)
+        checkpoint = teacher.checkpoint
+    return teacher, partial(spec, teacher_ckpt=checkpoint)
 
 
 def plan_comparison(
@@ -102,18 +104,10 @@ def plan_comparison(
         ``(teacher run or None, other runs)``.
     """
     distill = [m for m in METHODS if m in methods]
-    teacher, teacher_checkpoint = _teacher(
+    teacher, spec = _planner(
         bool(distill) or 'teacher' in methods, teacher_checkpoint, split,
         work_dir, data_root, options, pair)
     students = ['student'] if distill or 'student' in methods else []
-    spec = partial(
-        _spec,
-        split=split,
-        work_dir=work_dir,
-        data_root=data_root,
-        options=options,
-        teacher_ckpt=teacher_checkpoint,
-        pair=pair)
     runs = [spec(m, seed) for seed in seeds for m in students + distill]
     return teacher, runs
 
@@ -132,19 +126,9 @@ def plan_tune(
     of ``tune_grid.TUNE_GRIDS``, there is one ``seed`` and the split is
     always ``tune``. Returns ``(teacher run or None, other runs)``.
     """
-    split = 'tune'
-    teacher, teacher_checkpoint = _teacher(True, teacher_checkpoint, split,
-                                           work_dir, data_root, options, pair)
-    spec = partial(
-        _spec,
-        seed=seed,
-        split=split,
-        work_dir=work_dir,
-        data_root=data_root,
-        options=options,
-        teacher_ckpt=teacher_checkpoint,
-        pair=pair)
-    runs = [spec('student')]
+    teacher, spec = _planner(True, teacher_checkpoint, 'tune', work_dir,
+                             data_root, options, pair)
+    runs = [spec('student', seed)]
     for method in methods:
         config = resolve_configs(method, pair).train
         max_iters = int(
@@ -157,6 +141,7 @@ def plan_tune(
             runs.append(
                 spec(
                     method,
+                    seed,
                     extra=point_options(method, point, max_iters),
                     tune_point=tune_point,
                     tag=point_tag(point, max_iters)))
