@@ -251,6 +251,46 @@ def test_resume_and_skip(tmp_path, fake_root, capsys):
     assert states == ['stale'] * 5
 
 
+def test_report_covers_the_whole_comparison(tmp_path, fake_root):
+    """A comparison run in pieces (--methods/--seeds subsets) reports every
+    finished run of the current configs, not only the last piece's; a
+    record of another config is not part of it."""
+    main = _main()
+    out = str(tmp_path / 'out')
+    argv = [
+        '--data-root', fake_root, '--work-dir',
+        str(tmp_path / 'work'), '--out', out
+    ]
+    iters4 = ['--cfg-options', 'train_cfg.max_iters=4']
+    assert main(
+        argv + ['--methods', 'kd', '--seeds', '0'] + iters4,
+        run_command=FakeTrainer()) == 0
+    trainer = FakeTrainer()
+    assert main(
+        argv + ['--methods', 'student', '--seeds', '1'] + iters4,
+        run_command=trainer) == 0
+    assert trainer.calls == ['val/student/seed1']
+
+    def rows():
+        with open(osp.join(out, 'report.md'), encoding='utf-8') as f:
+            lines = f.read().split('\n')
+        return {
+            line.split(' | ')[0][2:]: line.split(' | ')[1]
+            for line in lines if line.startswith('| ') and ' | ' in line
+            and not line.startswith('| Method') and '---' not in line
+        }
+
+    assert rows() == {'student': '2', 'kd': '1'}  # seeds 0-1, and KD
+    # another schedule: the 4-iteration records are not its runs
+    assert main(
+        argv + ['--methods', 'student', '--seeds', '0'] +
+        ['--cfg-options', 'train_cfg.max_iters=6'],
+        run_command=FakeTrainer()) == 0
+    assert rows() == {'student': '1'}
+    # still in results.json (the new student seed 0 replaced its namesake)
+    assert len(load_records(osp.join(out, 'results.json'))) == 3
+
+
 def _write_meta(root: str, **args) -> None:
     """A digits ``meta.json`` whose arguments are the defaults + ``args``."""
     with open(osp.join(root, 'meta.json'), 'w') as f:

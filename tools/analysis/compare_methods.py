@@ -22,14 +22,17 @@ Each run is one ``tools/train.py`` process in
 for the same final config) are skipped, interrupted ones restart from
 scratch, so a stopped comparison continues where it stopped. Records go
 into ``<out>/results.json`` after every run; ``<out>/report.md`` and
-``<out>/ap_curves.png`` (comparison) or ``<out>/tune_<method>.md`` (tuning)
-are written at the end. ``--dry-run`` lists the runs and their state.
+``<out>/ap_curves.png`` (comparison: every finished run of the current
+configs in ``results.json``, not only this call's ``--methods`` and
+``--seeds``) or ``<out>/tune_<method>.md`` (tuning) are written at the end.
+``--dry-run`` lists the runs and their state.
 """
 import argparse
 import os.path as osp
 import sys
 import warnings
 from pathlib import Path
+from typing import List
 
 # mmengine 0.10 imports pkg_resources, which warns at every config load;
 # setup.py pins setuptools<81 on purpose, so the warning tells a user
@@ -40,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout
 from mmkd_det.analysis.comparison import METHODS  # noqa: E402
 from mmkd_det.analysis.comparison import (BASELINES, DEFAULT_PAIR, PAIRS,
                                           REPO_ROOT, SPLITS, check_split,
-                                          pair_dataset, run_status)
+                                          finished_record, pair_dataset,
+                                          run_status)
 from mmkd_det.analysis.comparison_plan import plan_comparison  # noqa: E402
 from mmkd_det.analysis.comparison_plan import plan_tune, run_all
 from mmkd_det.analysis.comparison_report import (  # noqa: E402
@@ -160,6 +164,30 @@ def parse_args(argv=None):
     return args
 
 
+def comparison_records(args: argparse.Namespace) -> List[dict]:
+    """Every finished run of today's configs on ``args.split``: all methods,
+    every seed on record or asked for.
+
+    The report is the whole comparison's, whichever ``--methods`` and
+    ``--seeds`` subset this call ran (a comparison is run in pieces). A
+    record whose config has changed since (another setting, another
+    teacher) is not today's run and is left out.
+    """
+    committed = records_by_hash(osp.join(args.out, RESULTS_FILE))
+    seeds = set(args.seeds) | {
+        r['seed']
+        for r in committed.values() if r['split'] == args.split
+    }
+    teacher, runs = plan_comparison(BASELINES + METHODS, sorted(seeds),
+                                    args.split, args.work_dir, args.data_root,
+                                    args.cfg_options, args.teacher_checkpoint,
+                                    args.pair)
+    found = (
+        finished_record(spec, committed)
+        for spec in ([teacher] if teacher else []) + runs)
+    return [record for record in found if record is not None]
+
+
 def main(argv=None, run_command=None) -> int:
     """Runs the CLI; ``run_command`` replaces the process runner (tests).
 
@@ -206,7 +234,7 @@ def main(argv=None, run_command=None) -> int:
                         f'{args.seeds[0]})\n\n{table}\n')
             print(f'\n{method}:\n{table}\nwrote {path}')
     elif records:
-        report = comparison_report(records, args.split)
+        report = comparison_report(comparison_records(args), args.split)
         print('\n' + report.table)
         md, png = write_report(report, args.out)
         print(f'wrote {md} and {png}')
