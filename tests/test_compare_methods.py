@@ -22,6 +22,7 @@ from mmkd_det.analysis.comparison import (MARKER, METHODS, PAIRS, final_config,
                                           parse_options, resolve_configs)
 from mmkd_det.analysis.comparison_plan import plan_comparison, plan_tune
 from mmkd_det.analysis.comparison_report import (comparison_report,
+                                                 paste_table,
                                                  render_comparison,
                                                  render_tune_table)
 from mmkd_det.analysis.records import (add_records, atomic_write_json,
@@ -281,6 +282,18 @@ def test_report_covers_the_whole_comparison(tmp_path, fake_root):
         }
 
     assert rows() == {'student': '2', 'kd': '1'}  # seeds 0-1, and KD
+    # --readme puts that table after the marker line, nothing else changes
+    readme = tmp_path / 'README.md'
+    readme.write_text('# Title\n<!-- benchmark-table -->\n| old |\n\nText\n')
+    assert main(
+        argv +
+        ['--methods', 'student', '--seeds', '1', '--readme',
+         str(readme)] + iters4,
+        run_command=FakeTrainer()) == 0
+    table = render_comparison(
+        [r for r in load_records(osp.join(out, 'results.json'))])
+    assert readme.read_text() == ('# Title\n<!-- benchmark-table -->\n' +
+                                  table.strip('\n') + '\n\nText\n')
     # another schedule: the 4-iteration records are not its runs
     assert main(
         argv + ['--methods', 'student', '--seeds', '0'] +
@@ -289,6 +302,27 @@ def test_report_covers_the_whole_comparison(tmp_path, fake_root):
     assert rows() == {'student': '1'}
     # still in results.json (the new student seed 0 replaced its namesake)
     assert len(load_records(osp.join(out, 'results.json'))) == 3
+
+
+def test_paste_table_replaces_the_marked_block_only():
+    text = 'a\n<!-- benchmark-table -->\n| x |\n| y |\n\nb\n'
+    assert paste_table(
+        text, '| z |\n') == ('a\n<!-- benchmark-table -->\n| z |\n\nb\n')
+    assert paste_table('<!-- benchmark-table -->',
+                       '| z |') == ('<!-- benchmark-table -->\n| z |'
+                                    )  # marker on the last line
+    with pytest.raises(ValueError, match='benchmark-table'):
+        paste_table('a\n| x |\n', '| z |')
+
+
+def test_readme_without_marker_is_refused_before_any_run(tmp_path, capsys):
+    readme = tmp_path / 'README.md'
+    readme.write_text('no marker here\n')
+    with pytest.raises(SystemExit):
+        _main()(['--methods', 'student', '--readme',
+                 str(readme)],
+                run_command=FakeTrainer())
+    assert 'add it where the table goes' in capsys.readouterr().err
 
 
 def _write_meta(root: str, **args) -> None:

@@ -154,6 +154,31 @@ def comparison_report(records: Sequence[dict], split: str) -> Report:
         split=split)
 
 
+#: The line after which a document carries the comparison table
+#: (``compare_methods.py --readme``).
+TABLE_MARKER = '<!-- benchmark-table -->'
+
+
+def paste_table(text: str, table: str) -> str:
+    """``text`` with the block after its :data:`TABLE_MARKER` line (up to
+    the first blank line) replaced by ``table``.
+
+    Raises:
+        ValueError: ``text`` has no marker line.
+    """
+    lines = text.split('\n')
+    if TABLE_MARKER not in lines:
+        raise ValueError(
+            f'no line "{TABLE_MARKER}" to put the table after: add it where '
+            'the table goes, followed by a blank line')
+    start = lines.index(TABLE_MARKER) + 1
+    end = start
+    while end < len(lines) and lines[end].strip():
+        end += 1
+    return '\n'.join(lines[:start] + table.strip('\n').split('\n') +
+                     lines[end:])
+
+
 def render_tune_table(method: str,
                       records: Sequence[dict],
                       student: Optional[dict] = None) -> str:

@@ -17,14 +17,15 @@ runs use the teacher the repository ships for the pair
 (``checkpoints/``); ``--train-teacher`` trains one instead (seed 0).
 
 Each run is one ``tools/train.py`` process in
-``<work-dir>/<split>/<method>/seed<k>/`` followed by its D-ECE
-(``tools/analysis/calibration.py``). Finished runs (marker ``result.json``
+``<work-dir>/<split>/<method>/seed<k>/`` (D-ECE comes from its own
+validations, ``CocoMetricWithDECE``). Finished runs (marker ``result.json``
 for the same final config) are skipped, interrupted ones restart from
 scratch, so a stopped comparison continues where it stopped. Records go
 into ``<out>/results.json`` after every run; ``<out>/report.md`` and
 ``<out>/ap_curves.png`` (comparison: every finished run of the current
 configs in ``results.json``, not only this call's ``--methods`` and
 ``--seeds``) or ``<out>/tune_<method>.md`` (tuning) are written at the end.
+``--readme FILE`` also puts the report's table into FILE.
 ``--dry-run`` lists the runs and their state.
 """
 import argparse
@@ -47,8 +48,11 @@ from mmkd_det.analysis.comparison import (BASELINES, DEFAULT_PAIR, PAIRS,
                                           run_status)
 from mmkd_det.analysis.comparison_plan import plan_comparison  # noqa: E402
 from mmkd_det.analysis.comparison_plan import plan_tune, run_all
-from mmkd_det.analysis.comparison_report import (  # noqa: E402
-    comparison_report, render_tune_table)
+from mmkd_det.analysis.comparison_report import (
+    TABLE_MARKER,  # noqa: E402
+    comparison_report,
+    paste_table,
+    render_tune_table)
 from mmkd_det.analysis.records import RESULTS_FILE  # noqa: E402
 from mmkd_det.analysis.records import records_by_hash
 from mmkd_det.analysis.report import write_report  # noqa: E402
@@ -128,10 +132,24 @@ def parse_args(argv=None):
         help='config overrides for every run, e.g. '
         'train_cfg.max_iters=100')
     parser.add_argument(
+        '--readme',
+        metavar='FILE',
+        help='also put the report\'s table into FILE, after its line '
+        f'"{TABLE_MARKER}" (e.g. README.md for the default benchmark)')
+    parser.add_argument(
         '--dry-run',
         action='store_true',
         help='list the runs and which are done; run nothing')
     args = parser.parse_args(argv)
+    if args.readme and args.tune:
+        parser.error('--readme takes the comparison table; --tune writes '
+                     'tune_<method>.md')
+    if args.readme:
+        try:
+            with open(args.readme, encoding='utf-8') as f:
+                paste_table(f.read(), '')
+        except (OSError, ValueError) as err:
+            parser.error(f'--readme {args.readme}: {err}')
     if args.tune and args.split == 'val':
         parser.error('--tune chooses settings, which never looks at val: '
                      'drop --split val')
@@ -238,6 +256,12 @@ def main(argv=None, run_command=None) -> int:
         print('\n' + report.table)
         md, png = write_report(report, args.out)
         print(f'wrote {md} and {png}')
+        if args.readme:
+            with open(args.readme, encoding='utf-8') as f:
+                text = paste_table(f.read(), report.table)
+            with open(args.readme, 'w', encoding='utf-8') as f:
+                f.write(text)
+            print(f'wrote its table into {args.readme}')
     for spec, error in failures:
         print(f'\nFAILED {spec.name}: {error}', file=sys.stderr)
     return 1 if failures else 0
