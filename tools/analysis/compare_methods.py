@@ -48,11 +48,10 @@ from mmkd_det.analysis.comparison import (BASELINES, DEFAULT_PAIR, PAIRS,
                                           run_status)
 from mmkd_det.analysis.comparison_plan import plan_comparison  # noqa: E402
 from mmkd_det.analysis.comparison_plan import plan_tune, run_all
-from mmkd_det.analysis.comparison_report import (
-    TABLE_MARKER,  # noqa: E402
-    comparison_report,
-    paste_table,
-    render_tune_table)
+from mmkd_det.analysis.comparison_report import TABLE_MARKER  # noqa: E402
+from mmkd_det.analysis.comparison_report import (comparison_report,
+                                                 paste_table,
+                                                 render_tune_table)
 from mmkd_det.analysis.records import RESULTS_FILE  # noqa: E402
 from mmkd_det.analysis.records import records_by_hash
 from mmkd_det.analysis.report import write_report  # noqa: E402
