@@ -179,14 +179,22 @@ def paste_table(text: str, table: str) -> str:
                      lines[end:])
 
 
+def _grid_position(record: dict) -> tuple:
+    point = record['tune_point']
+    return (point['temperature'], point['loss_weight'], point['warmup_iters'])
+
+
 def render_tune_table(method: str,
                       records: Sequence[dict],
                       student: Optional[dict] = None) -> str:
     """The grid of one method as a Markdown table, best AP in bold.
 
+    Rows are sorted by T, weight and warm-up, so that the table does not
+    depend on the order in which the runs finished.
+
     Args:
         method: The tuned method.
-        records: Its tuning records (``tune_point`` set), grid order.
+        records: Its tuning records (``tune_point`` set), any order.
         student: The plain student's record on the same split, shown first
             as the reference.
 
@@ -203,7 +211,7 @@ def render_tune_table(method: str,
                     [percent(student.get(k))
                      for _, k in METRICS] + [percent(student.get('d_ece'))])
     best = max((r['bbox_mAP'] for r in records), default=None)
-    for record in records:
+    for record in sorted(records, key=_grid_position):
         point = record['tune_point']
         cells = [percent(record.get(k)) for _, k in METRICS]
         if record['bbox_mAP'] == best:
